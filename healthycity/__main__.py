@@ -1,0 +1,3 @@
+from healthycity.cli import main
+
+main()

@@ -1,0 +1,88 @@
+"""Settings read from the environment (``HEALTHYCITY_*``) and the command line.
+
+Bad values are refused at start with one clear message each, and a weak or missing
+secret is refused outside development (docs/decisions/0001-foundation.md).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/healthycity.db"
+DEVELOPMENT_SECRET = "development-only-secret-not-for-production"  # noqa: S105
+_WEAK_SECRETS = {"", "secret", "changeme", "password", DEVELOPMENT_SECRET}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names each one and why."""
+
+
+class Settings(BaseSettings):
+    """Everything the product can be configured with (documented in docs/settings.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="HEALTHYCITY_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="development allows the built-in secret; production does not"
+    )
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    secret_key: str = Field(
+        DEVELOPMENT_SECRET, description="signs sessions and CSRF tokens; 32+ characters"
+    )
+    pack: str = Field("london", description="city pack loaded by `make run`")
+    host: str = Field("127.0.0.1", description="address `serve` listens on")
+    port: int = Field(8000, ge=1, le=65535, description="port `serve` listens on")
+    demo_data: bool = Field(True, description="load illustrative data when no real data exist")
+    cache_dir: str = Field("./var/cache", description="where API responses and charts are cached")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql+psycopg://", "postgresql://")):
+            raise ValueError(
+                "must start with sqlite:// or postgresql+psycopg:// "
+                f"(got {value.split('://')[0]!r})"
+            )
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @model_validator(mode="after")
+    def _strong_secret_outside_development(self) -> Settings:
+        if self.environment != "development" and (
+            self.secret_key in _WEAK_SECRETS or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "HEALTHYCITY_SECRET_KEY must be a random string of 32 or more characters "
+                f"when HEALTHYCITY_ENVIRONMENT={self.environment}"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line per bad setting."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(p) for p in error["loc"]) or "settings"
+            env = f"HEALTHYCITY_{name.upper()}" if error["loc"] else "settings"
+            lines.append(f"{env}: {error['msg']}")
+        raise SettingsError("; ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,55 @@
+"""The public site and workspace as one FastAPI app; each module adds its routers here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from healthycity import __version__
+from healthycity.core.db import make_engine, session_factory
+from healthycity.core.settings import Settings, get_settings
+from healthycity.web.rendering import render
+from healthycity.web.security import SecurityHeaders
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="healthycity",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    engine = make_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    from healthycity.web.pages import router as shell_router
+
+    app.include_router(shell_router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/") or request.url.path.endswith(".json"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        title = "Page not found" if exc.status_code == 404 else "Sorry, there is a problem"
+        response: HTMLResponse = render(
+            request,
+            "error.html",
+            title=title,
+            status_code=exc.status_code,
+            message=str(exc.detail) if exc.status_code != 404 else "Check the address is right.",
+        )
+        return response
+
+    return app
