@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HC := $(VENV)/bin/healthycity
 NHSUK_DIST := node_modules/nhsuk-frontend/dist/nhsuk
+NHSUK_VERSION = $(shell sed -n 's/.*"nhsuk-frontend": "\(.*\)".*/\1/p' package.json)
 STATIC_NHSUK := healthycity/web/static/nhsuk
 
 .PHONY: run test lint types pytest bench assets install install-dev clean docs
@@ -30,7 +31,8 @@ node_modules/.stamp: package.json package-lock.json
 
 $(STATIC_NHSUK)/.stamp: node_modules/.stamp
 	rm -rf $(STATIC_NHSUK) && mkdir -p $(STATIC_NHSUK)
-	cp $(NHSUK_DIST)/nhsuk-frontend.min.css $(NHSUK_DIST)/nhsuk-frontend.min.js $(STATIC_NHSUK)/
+	cp $(NHSUK_DIST)/nhsuk-frontend-$(NHSUK_VERSION).min.css $(STATIC_NHSUK)/nhsuk-frontend.min.css
+	cp $(NHSUK_DIST)/nhsuk-frontend-$(NHSUK_VERSION).min.js $(STATIC_NHSUK)/nhsuk-frontend.min.js
 	cp -r $(NHSUK_DIST)/assets $(STATIC_NHSUK)/assets
 	touch $@
 
