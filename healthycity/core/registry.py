@@ -10,7 +10,10 @@ import importlib
 
 from sqlalchemy import MetaData
 
-MODEL_MODULES: tuple[str, ...] = ("healthycity.core.models",)
+MODEL_MODULES: tuple[str, ...] = (
+    "healthycity.core.models",
+    "healthycity.geography.models",
+)
 
 
 def load_metadata() -> MetaData:
