@@ -50,8 +50,8 @@ test: install-dev
 	$(MAKE) --no-print-directory lint types pytest
 
 lint:
-	$(VENV)/bin/ruff check healthycity tests benchmarks
-	$(VENV)/bin/ruff format --check healthycity tests benchmarks
+	$(VENV)/bin/ruff check healthycity tests benchmarks scripts
+	$(VENV)/bin/ruff format --check healthycity tests benchmarks scripts
 
 types:
 	$(VENV)/bin/mypy healthycity

@@ -16,6 +16,7 @@ app = typer.Typer(
     help="healthycity: outcomes, portfolio, assurance and exchange for a city's health "
     "and care partnership.",
     no_args_is_help=True,
+    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
