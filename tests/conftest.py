@@ -82,6 +82,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL schema, for tests only PostgreSQL can answer."""
+    yield from _postgres_schema_url()
+
+
+@pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """A migrated database on each engine."""
     eng = make_engine(database_url)
@@ -93,7 +99,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("database_url") == "postgres":
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgres"
+        if on_postgres or "postgres_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
 
 
