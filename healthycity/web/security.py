@@ -27,7 +27,8 @@ class SecurityHeaders(BaseHTTPMiddleware):
         response.headers.setdefault(
             "Content-Security-Policy",
             f"default-src 'self'; script-src {script_src}; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; font-src 'self' https://assets.nhs.uk; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+            "img-src 'self' data:; font-src 'self' https://assets.nhs.uk; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from importlib.metadata import version
 from pathlib import Path
-
-import tomllib
 
 from healthycity.web.design_system import COMPATIBLE, NHSUK_FRONTEND, NHSUK_FRONTEND_JINJA
 
