@@ -32,7 +32,7 @@ class Sync:
         """Create or update the row of ``model`` identified by ``key`` (its primary key)."""
         identity = tuple(key.values()) if len(key) > 1 else next(iter(key.values()))
         row = self.session.get(model, identity)
-        table = str(model.__table__.name)
+        table = str(getattr(model, "__tablename__", model.__name__))
         self.by_table[table] = self.by_table.get(table, 0) + 1
         if row is None:
             row = model(**key, **values)
