@@ -93,23 +93,16 @@ def db_current(ctx: typer.Context) -> None:
 app.add_typer(db_app, name="db")
 
 
+# Modules that add commands: each exposes `register(app: typer.Typer) -> None` and keeps
+# its heavy imports inside command functions. Add a line here to mount a module.
+CLI_MODULES: tuple[str, ...] = ("healthycity.packs.cli",)
+
+
 def _register() -> None:
-    from healthycity.packs.cli import app as pack_app
+    import importlib
 
-    app.add_typer(pack_app, name="pack")
-
-    try:
-        from healthycity.outcomes.cli import register as register_outcomes
-    except ModuleNotFoundError:
-        pass
-    else:
-        register_outcomes(app)
-    try:
-        from healthycity.exchange.cli import app as exchange_app
-    except ModuleNotFoundError:
-        pass
-    else:
-        app.add_typer(exchange_app, name="exchange", help="The pan-London FHIR exchange.")
+    for name in CLI_MODULES:
+        importlib.import_module(name).register(app)
 
 
 _register()

@@ -68,3 +68,7 @@ def show(
     for key, value in summary["counts"].items():
         typer.echo(f"  {key.replace('_', ' ')}: {value}")
     typer.echo(f"  programme budget total: £{summary['programme_budget_total']}")
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="pack")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,10 @@ from healthycity.web.rendering import render
 from healthycity.web.security import SecurityHeaders
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+# Modules that add pages or API routes: each exposes `register(app: FastAPI) -> None`.
+# Add a line here to mount a module; nothing else in this file needs to change.
+WEB_MODULES: tuple[str, ...] = ()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from healthycity.web.pages import router as shell_router
 
     app.include_router(shell_router)
+    for name in WEB_MODULES:
+        importlib.import_module(name).register(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
