@@ -6,7 +6,9 @@ adds the hierarchy and the tile-grid positions that draw a map without boundary 
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from healthycity.core.db import Base
@@ -49,6 +51,9 @@ class Organisation(Base):
     kind: Mapped[str] = mapped_column(String(40), index=True)
     description: Mapped[str | None] = mapped_column(Text)
     sub_region_code: Mapped[str | None] = mapped_column(ForeignKey("area.code"))
+    ods_code: Mapped[str | None] = mapped_column(String(10))
+    party_to_agreement: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     pack_id: Mapped[str | None] = mapped_column(String(64))
 
     areas: Mapped[list[OrganisationArea]] = relationship(
@@ -67,3 +72,4 @@ class OrganisationArea(Base):
         ForeignKey("organisation.slug", ondelete="CASCADE"), index=True
     )
     area_code: Mapped[str] = mapped_column(ForeignKey("area.code"))
+    coverage: Mapped[str] = mapped_column(String(8), default="whole")  # whole | part

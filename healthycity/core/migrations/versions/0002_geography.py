@@ -49,6 +49,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("sub_region_code", sa.String(length=16), nullable=True),
+        sa.Column("ods_code", sa.String(length=10), nullable=True),
+        sa.Column("party_to_agreement", sa.Boolean(), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("pack_id", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["sub_region_code"], ["area.code"], name=op.f("fk_organisation_sub_region_code_area")
@@ -63,6 +66,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("organisation_slug", sa.String(length=100), nullable=False),
         sa.Column("area_code", sa.String(length=16), nullable=False),
+        sa.Column("coverage", sa.String(length=8), nullable=False),
         sa.ForeignKeyConstraint(
             ["area_code"], ["area.code"], name=op.f("fk_organisation_area_area_code_area")
         ),
