@@ -4,21 +4,44 @@ devolution, assurance tests, indicators) as validated data files.
 A pack is data so that another city can bring its own; London ships built in. This
 package only reads and validates packs - it never touches a database or the network -
 so the loader, the CLI and the tests all share one definition of a valid pack.
+
+The names below are loaded on first use, so importing `healthycity.packs.cli` (as the
+command line does at start-up) does not pay for pydantic models it may not need.
 """
 
-from healthycity.packs.reader import (
-    PACKS_DIR,
-    PackInvalid,
-    Problem,
-    builtin_packs,
-    pack_counts,
-    pack_summary,
-    programme_budget_total,
-    read_pack,
-    resolve_pack,
-    validate_pack,
-)
-from healthycity.packs.schema import Pack
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from healthycity.packs.reader import (
+        PACKS_DIR,
+        PackInvalid,
+        Problem,
+        builtin_packs,
+        pack_counts,
+        pack_summary,
+        programme_budget_total,
+        read_pack,
+        resolve_pack,
+        validate_pack,
+    )
+    from healthycity.packs.schema import Pack
+
+_LAZY = {
+    "PACKS_DIR": "reader",
+    "PackInvalid": "reader",
+    "Problem": "reader",
+    "builtin_packs": "reader",
+    "pack_counts": "reader",
+    "pack_summary": "reader",
+    "programme_budget_total": "reader",
+    "read_pack": "reader",
+    "resolve_pack": "reader",
+    "validate_pack": "reader",
+    "Pack": "schema",
+}
 
 __all__ = [
     "PACKS_DIR",
@@ -33,3 +56,10 @@ __all__ = [
     "resolve_pack",
     "validate_pack",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'healthycity.packs' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"healthycity.packs.{module}"), name)
