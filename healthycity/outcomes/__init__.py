@@ -1,0 +1,1 @@
+"""Outcomes: indicators, observations, PHE statistics, judgements, imports and exports."""
