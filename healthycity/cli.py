@@ -95,7 +95,11 @@ app.add_typer(db_app, name="db")
 
 # Modules that add commands: each exposes `register(app: typer.Typer) -> None` and keeps
 # its heavy imports inside command functions. Add a line here to mount a module.
-CLI_MODULES: tuple[str, ...] = ("healthycity.packs.cli",)
+CLI_MODULES: tuple[str, ...] = (
+    "healthycity.packs.cli",
+    "healthycity.outcomes.cli",
+    "healthycity.web.cli",
+)
 
 
 def _register() -> None:

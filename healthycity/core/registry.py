@@ -13,6 +13,11 @@ from sqlalchemy import MetaData
 MODEL_MODULES: tuple[str, ...] = (
     "healthycity.core.models",
     "healthycity.geography.models",
+    "healthycity.outcomes.models",
+    "healthycity.outcomes.boundary_models",
+    "healthycity.core.auth_models",
+    "healthycity.portfolio.models",
+    "healthycity.assurance.models",
 )
 
 

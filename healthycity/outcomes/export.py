@@ -1,0 +1,278 @@
+"""An indicator's data in Fingertips' own columns, with this project's comparisons.
+
+Analysts already have tools that read Fingertips CSVs, so the export writes exactly its
+columns (``fingertips_columns.COLUMNS``), and the file re-imports with ``healthycity
+load fingertips`` unchanged. The "Compared to … value or percentiles" columns carry this
+project's own judgement, made with the statistics package by Fingertips' rules:
+
+- "Compared to England value or percentiles": against England (E92000001);
+- "Compared to Region value or percentiles": against ``benchmark`` when it is not
+  England (a region, a sub-region, any area), otherwise against each area's region.
+
+The CSV is also the ``.csv`` twin of an indicator page (issue 4), via ``export_table``.
+Numbers are written at full precision (Python's shortest round-tripping form), so the
+round trip is exact; illustrative rows keep their "Illustrative data" value note.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from healthycity.geography.models import Area
+from healthycity.outcomes import fingertips_columns as fc
+from healthycity.outcomes import models as m
+from healthycity.outcomes.queries import (
+    ENGLAND,
+    Breakdown,
+    IndicatorInfo,
+    Judgement,
+    Point,
+    compare_point,
+    indicator_info,
+)
+
+# Our area types as Fingertips labels them ("Area Type"); others are written as stored.
+_AREA_TYPE_LABELS = {
+    "country": "England",
+    "region": "Region",
+    "sub_region": "Sub-region",
+    "local_authority": "Local authority",
+}
+_OUTCOME_TEXT = {
+    "better": "Better",
+    "similar": "Similar",
+    "worse": "Worse",
+    "higher": "Higher",
+    "lower": "Lower",
+    "not compared": "Not compared",
+}
+
+
+class ExportError(ValueError):
+    """The export cannot be made (unknown indicator or benchmark)."""
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    """Fingertips columns and rows of text, ready for a CSV writer or a page's twin."""
+
+    columns: Sequence[str]
+    rows: list[list[str]]
+    indicator: IndicatorInfo
+    benchmark: str
+    illustrative: bool
+
+
+def number_text(value: float | None) -> str:
+    """A number as Fingertips writes it: whole numbers bare, others at full precision."""
+    if value is None:
+        return ""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def outcome_text(judgement: Judgement | None) -> str:
+    if judgement is None:
+        return "Not compared"
+    return _OUTCOME_TEXT.get(
+        judgement.outcome, judgement.outcome[:1].upper() + judgement.outcome[1:]
+    )
+
+
+def _region_of(code: str, areas: dict[str, Area]) -> Area | None:
+    """The nearest ancestor that is a region (a borough's parent may be a sub-region)."""
+    seen = {code}
+    area = areas.get(code)
+    while area is not None and area.parent_code and area.parent_code not in seen:
+        seen.add(area.parent_code)
+        area = areas.get(area.parent_code)
+        if area is not None and area.area_type == "region":
+            return area
+    return None
+
+
+def export_table(session: Session, indicator_id: str, *, benchmark: str = ENGLAND) -> ExportTable:
+    """Every observation of an indicator as Fingertips rows, compared as described above."""
+    row = session.get(m.Indicator, indicator_id)
+    if row is None:
+        raise ExportError(f"unknown indicator {indicator_id!r}")
+    areas = {a.code: a for a in session.scalars(select(Area))}
+    if benchmark not in areas:
+        raise ExportError(f"unknown benchmark area {benchmark!r}")
+    info = indicator_info(row)
+    observations = session.scalars(
+        select(m.Observation)
+        .where(m.Observation.indicator_id == indicator_id)
+        .order_by(
+            m.Observation.sex,
+            m.Observation.age,
+            m.Observation.category_type,
+            m.Observation.category,
+            m.Observation.time_period_sortable,
+            m.Observation.period,
+            m.Observation.area_code,
+        )
+    ).all()
+    points = {
+        (o.sex, o.age, o.category_type, o.category, o.period, o.area_code): _point(o, areas)
+        for o in observations
+    }
+
+    def reference(obs: m.Observation, code: str | None) -> Point | None:
+        if code is None:
+            return None
+        # A category's rows compare with the benchmark's overall figure, as Fingertips does.
+        for key in (
+            (obs.sex, obs.age, obs.category_type, obs.category, obs.period, code),
+            (obs.sex, obs.age, "", "", obs.period, code),
+        ):
+            if key in points:
+                return points[key]
+        return None
+
+    rows: list[list[str]] = []
+    for obs in observations:
+        area = areas.get(obs.area_code)
+        region = _region_of(obs.area_code, areas)
+        parent = (
+            region
+            if region is not None
+            else (areas.get(area.parent_code) if area is not None and area.parent_code else None)
+        )
+        point = points[
+            (obs.sex, obs.age, obs.category_type, obs.category, obs.period, obs.area_code)
+        ]
+        england = _judge(info, point, reference(obs, ENGLAND))
+        other_code = benchmark if benchmark != ENGLAND else (region.code if region else None)
+        other = _judge(info, point, reference(obs, other_code))
+        record = {
+            fc.INDICATOR_ID: row.id,
+            fc.INDICATOR_NAME: row.name,
+            fc.PARENT_CODE: parent.code if parent is not None else "",
+            fc.PARENT_NAME: parent.name if parent is not None else "",
+            fc.AREA_CODE: obs.area_code,
+            fc.AREA_NAME: area.name if area is not None else obs.area_code,
+            fc.AREA_TYPE: _AREA_TYPE_LABELS.get(area.area_type, area.area_type)
+            if area is not None
+            else "",
+            fc.SEX: obs.sex,
+            fc.AGE: obs.age,
+            fc.CATEGORY_TYPE: obs.category_type,
+            fc.CATEGORY: obs.category,
+            fc.TIME_PERIOD: obs.period,
+            fc.VALUE: number_text(obs.value),
+            fc.LOWER_95: number_text(obs.lower_ci95),
+            fc.UPPER_95: number_text(obs.upper_ci95),
+            fc.LOWER_998: number_text(obs.lower_ci998),
+            fc.UPPER_998: number_text(obs.upper_ci998),
+            fc.COUNT: number_text(obs.count),
+            fc.DENOMINATOR: number_text(obs.denominator),
+            fc.VALUE_NOTE: obs.value_note or "",
+            fc.RECENT_TREND: obs.recent_trend or "",
+            fc.COMPARED_TO_ENGLAND: england,
+            fc.COMPARED_TO_REGION: other,
+            fc.TIME_PERIOD_SORTABLE: str(obs.time_period_sortable),
+            fc.NEW_DATA: "",
+            fc.COMPARED_TO_GOAL: obs.compared_to_goal or "",
+        }
+        rows.append([record[c] for c in fc.COLUMNS])
+    return ExportTable(
+        columns=fc.COLUMNS,
+        rows=rows,
+        indicator=info,
+        benchmark=benchmark,
+        illustrative=any(o.illustrative for o in observations),
+    )
+
+
+def _judge(info: IndicatorInfo, point: Point, benchmark: Point | None) -> str:
+    if benchmark is None or benchmark.area_code == point.area_code:
+        return "Not compared"
+    return outcome_text(compare_point(info, point, benchmark))
+
+
+def _point(obs: m.Observation, areas: dict[str, Area]) -> Point:
+    area = areas.get(obs.area_code)
+    return Point(
+        area_code=obs.area_code,
+        area_name=area.name if area is not None else obs.area_code,
+        area_type=area.area_type if area is not None else "unknown",
+        period=obs.period,
+        time_period_sortable=obs.time_period_sortable,
+        value=obs.value,
+        lower_ci95=obs.lower_ci95,
+        upper_ci95=obs.upper_ci95,
+        lower_ci998=obs.lower_ci998,
+        upper_ci998=obs.upper_ci998,
+        count=obs.count,
+        denominator=obs.denominator,
+        value_note=obs.value_note,
+        illustrative=obs.illustrative,
+        published_england=obs.compared_to_england,
+        published_trend=obs.recent_trend,
+        breakdown=Breakdown(obs.sex, obs.age, obs.category_type, obs.category),
+    )
+
+
+def export_csv(session: Session, indicator_id: str, *, benchmark: str = ENGLAND) -> str:
+    """The export as CSV text (Fingertips' header and quoting; CRLF-free lines)."""
+    table = export_table(session, indicator_id, benchmark=benchmark)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.columns)
+    writer.writerows(table.rows)
+    return out.getvalue()
+
+
+def export_records(table: ExportTable) -> list[dict[str, Any]]:
+    """Rows as objects keyed by Fingertips' column names (numbers as numbers)."""
+    numeric = {
+        fc.VALUE,
+        fc.LOWER_95,
+        fc.UPPER_95,
+        fc.LOWER_998,
+        fc.UPPER_998,
+        fc.COUNT,
+        fc.DENOMINATOR,
+        fc.TIME_PERIOD_SORTABLE,
+    }
+    records = []
+    for row in table.rows:
+        record: dict[str, Any] = {}
+        for column, text in zip(table.columns, row, strict=True):
+            if column in numeric:
+                record[column] = None if text == "" else float(text)
+            else:
+                record[column] = text or None
+        records.append(record)
+    return records
+
+
+def export_json(session: Session, indicator_id: str, *, benchmark: str = ENGLAND) -> str:
+    """The export as JSON: the indicator, the benchmark, the illustrative flag, rows."""
+    table = export_table(session, indicator_id, benchmark=benchmark)
+    info = table.indicator
+    payload = {
+        "indicator": {
+            "id": info.id,
+            "name": info.name,
+            "unit": info.unit,
+            "value_type": info.value_type,
+            "polarity": info.polarity,
+            "source": info.source,
+        },
+        "benchmark": table.benchmark,
+        "illustrative": table.illustrative,
+        "columns": list(table.columns),
+        "rows": export_records(table),
+    }
+    return json.dumps(payload, ensure_ascii=False, indent=1) + "\n"

@@ -1,0 +1,817 @@
+"""Read functions for the outcomes pages, the open-data API and the exports.
+
+The dashboard (issue 4) calls these and nothing else of the store, so pages stay thin and
+every page's ``.json`` / ``.csv`` twin shows the same numbers. Each function takes the
+caller's session and returns plain dataclasses (no ORM objects escape), so a page can
+cache them and render them in a template, a chart spec or a CSV alike.
+
+Judgements (better / similar / worse, trends, progress to target) are computed here at
+read time with the statistics team's functions (``healthycity.outcomes.compare``,
+``trend``, ``targets``), not stored: the benchmark is the reader's choice (England,
+London, a sub-region), and a method change applies to every page at once. Fingertips'
+own published judgement stays available beside ours (``published_england``).
+
+Which rows make the headline: for each indicator, the "headline breakdown" is its
+persons / all-categories series at its usual age (the most common age in its data, or
+the one the catalogue names), so an indicator published for "18+ yrs" is not lost.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from healthycity.geography.models import Area
+from healthycity.outcomes import models as m
+
+ENGLAND = "E92000001"
+LONDON = "E12000007"
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Which series of an indicator: sex, age and category (empty: no category)."""
+
+    sex: str = m.ALL_PERSONS
+    age: str = m.ALL_AGES
+    category_type: str = ""
+    category: str = ""
+
+    @property
+    def label(self) -> str:
+        parts = [self.sex, self.age]
+        if self.category:
+            parts.append(self.category)
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class IndicatorInfo:
+    """What a page needs to say about an indicator, without the ORM."""
+
+    id: str
+    name: str
+    unit: str | None
+    value_type: str
+    multiplier: float | None
+    polarity: str | None
+    decimals: int | None
+    source: str
+    fingertips_id: str | None
+    definition: str | None
+    data_loaded_at: datetime | None
+    comparison_level: float | None = None
+
+
+@dataclass(frozen=True)
+class Point:
+    """One observation as pages use it."""
+
+    area_code: str
+    area_name: str
+    area_type: str
+    period: str
+    time_period_sortable: int
+    value: float | None
+    lower_ci95: float | None
+    upper_ci95: float | None
+    lower_ci998: float | None
+    upper_ci998: float | None
+    count: float | None
+    denominator: float | None
+    value_note: str | None
+    illustrative: bool
+    published_england: str | None = None
+    published_trend: str | None = None
+    breakdown: Breakdown = field(default_factory=Breakdown)
+
+
+@dataclass(frozen=True)
+class AreaValue:
+    """An area's value with this project's comparison against the benchmark."""
+
+    point: Point
+    comparison: Judgement | None
+
+
+@dataclass
+class LatestTable:
+    """The latest period of an indicator across areas, each compared with the benchmark."""
+
+    indicator: IndicatorInfo
+    breakdown: Breakdown
+    period: str | None
+    benchmark: Point | None
+    rows: list[AreaValue]
+    illustrative: bool
+
+
+@dataclass
+class Spread:
+    """How values are spread across a set of peer areas (for spine charts and ranges)."""
+
+    count: int
+    minimum: float | None
+    q1: float | None
+    median: float | None
+    q3: float | None
+    maximum: float | None
+    better: int = 0
+    similar: int = 0
+    worse: int = 0
+    not_compared: int = 0
+
+
+@dataclass
+class IndicatorSummary:
+    """One line of an indicator list: latest city and country values, judgement, trend."""
+
+    indicator: IndicatorInfo
+    breakdown: Breakdown | None
+    period: str | None
+    city: Point | None
+    country: Point | None
+    comparison: Judgement | None
+    trend: Trend | None
+    targets: list[TargetProgress]
+    boroughs: Spread | None
+    illustrative: bool
+
+
+@dataclass
+class SpineRow:
+    """One indicator on an area's spine chart."""
+
+    indicator: IndicatorInfo
+    breakdown: Breakdown
+    period: str
+    area: Point
+    benchmark: Point | None
+    comparison: Judgement | None
+    peers: Spread
+    peer_type: str
+
+
+@dataclass
+class DataStatus:
+    """What the site says about its data: how fresh, and whether illustrative."""
+
+    last_updated: datetime | None
+    illustrative: bool
+    real_observations: int
+    illustrative_observations: int
+    releases: int
+
+
+# ---------------------------------------------------------------------------- judgements
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """An area compared with a benchmark: ``outcome`` is better / similar / worse, or
+    higher / similar / lower where no judgement applies, or "not compared"; the method
+    and confidence level say how (Fingertips' rules, from ``healthycity.outcomes.compare``).
+    """
+
+    outcome: str
+    benchmark_code: str
+    benchmark_value: float | None
+    method: str
+    confidence: float | None
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The recent trend over the last five points (``healthycity.outcomes.trend``)."""
+
+    outcome: str
+    method: str
+    points: int
+
+
+@dataclass(frozen=True)
+class TargetProgress:
+    """Progress to one target (``healthycity.outcomes.targets``): achieved, on track, off
+    track, not set or not enough data, with the method used."""
+
+    statement: str
+    link_kind: str
+    link_slug: str
+    status: str
+    method: str
+    target_value: float | None
+    target_period: str | None
+
+
+def compare_point(indicator: IndicatorInfo, point: Point, benchmark: Point) -> Judgement:
+    """Fingertips' one-level comparison of ``point`` with ``benchmark``'s value, at the
+    indicator's comparison level (95% unless the published data showed 99.8%)."""
+    from healthycity.outcomes.compare import compare
+    from healthycity.outcomes.stats._levels import percent_text
+
+    level = indicator.comparison_level or 0.95
+    lower, upper = (
+        (point.lower_ci998, point.upper_ci998)
+        if level == 0.998
+        else (point.lower_ci95, point.upper_ci95)
+    )
+    result = compare(
+        point.value,
+        lower,
+        upper,
+        benchmark.value,
+        polarity=indicator.polarity or m.NO_JUDGEMENT,
+        level=level,
+    )
+    return Judgement(
+        outcome=result.outcome.value,
+        benchmark_code=benchmark.area_code,
+        benchmark_value=benchmark.value,
+        method=f"{result.method.value} ({percent_text(level)})",
+        confidence=level,
+    )
+
+
+def compare_points(
+    indicator: IndicatorInfo, points: Sequence[Point], benchmark: Point | None
+) -> list[Judgement | None]:
+    """``compare_point`` for many areas at once (vectorised); None for the benchmark
+    itself or when there is no benchmark."""
+    if benchmark is None:
+        return [None] * len(points)
+    from healthycity.outcomes.compare import compare_many
+    from healthycity.outcomes.stats._levels import percent_text
+
+    level = indicator.comparison_level or 0.95
+
+    def number(value: float | None) -> float:
+        return float("nan") if value is None else value
+
+    if level == 0.998:
+        lows = [number(p.lower_ci998) for p in points]
+        highs = [number(p.upper_ci998) for p in points]
+    else:
+        lows = [number(p.lower_ci95) for p in points]
+        highs = [number(p.upper_ci95) for p in points]
+    results = compare_many(
+        [number(p.value) for p in points],
+        {level: lows},
+        {level: highs},
+        number(benchmark.value),
+        polarity=indicator.polarity or m.NO_JUDGEMENT,
+    )
+    return [
+        None
+        if p.area_code == benchmark.area_code
+        else Judgement(
+            outcome=r.outcome.value,
+            benchmark_code=benchmark.area_code,
+            benchmark_value=benchmark.value,
+            method=f"{r.method.value} ({percent_text(level)})",
+            confidence=level,
+        )
+        for p, r in zip(points, results, strict=True)
+    ]
+
+
+def trend_of(indicator: IndicatorInfo, points: Sequence[Point]) -> Trend | None:
+    """Fingertips' recent trend of a series (oldest first); None with fewer than five
+    points. Proportions use the chi-squared test for trend when every point has its
+    count and denominator, other measures (and proportions without counts) the
+    weighted test on their 95% intervals."""
+    from healthycity.outcomes.stats.errors import StatsInputError
+    from healthycity.outcomes.trend import POINTS, recent_trend
+
+    usable = [p for p in points if p.value is not None]
+    if len(usable) < POINTS:
+        return None
+    last = usable[-POINTS:]
+    counted = all(p.count is not None and p.denominator is not None for p in last)
+    as_proportion = indicator.value_type == m.PROPORTION and counted
+    try:
+        result = recent_trend(
+            polarity=indicator.polarity or m.NO_JUDGEMENT,
+            values=[p.value for p in last],
+            lower=[p.lower_ci95 for p in last],
+            upper=[p.upper_ci95 for p in last],
+            count=[p.count for p in last] if as_proportion else None,
+            denominator=[p.denominator for p in last] if as_proportion else None,
+            value_type=m.PROPORTION if as_proportion else indicator.value_type,
+        )
+    except StatsInputError:
+        return None
+    return Trend(outcome=result.outcome.value, method=result.description, points=len(last))
+
+
+def _decimal_year(day: date) -> float:
+    start = date(day.year, 1, 1).toordinal()
+    length = date(day.year + 1, 1, 1).toordinal() - start
+    return day.year + (day.toordinal() - start) / length
+
+
+def _progress(
+    target: m.Target, status: str, method: str, level: float | None = None
+) -> TargetProgress:
+    return TargetProgress(
+        statement=target.statement,
+        link_kind=target.link_kind,
+        link_slug=target.link_slug,
+        status=status,
+        method=method,
+        target_value=level,
+        target_period=target.target_period,
+    )
+
+
+def target_progress(
+    indicator: IndicatorInfo, targets: Sequence[m.Target], points: Sequence[Point]
+) -> list[TargetProgress]:
+    """Progress of a series (usually the city's) towards each target, by the statistics
+    team's projection (``healthycity.outcomes.targets``). A target's period end is its
+    date; a point's date is the end of its period. Relative and absolute changes are
+    turned into a level from the baseline (the stored baseline value, else the value
+    in the baseline period, else the first point)."""
+    from healthycity.outcomes.catalogue import period_end
+    from healthycity.outcomes.stats.errors import StatsInputError
+    from healthycity.outcomes.targets import progress_to_target
+
+    dated = [(period_end(p.period), p.value, p.period) for p in points if p.value is not None]
+    series = [(_decimal_year(d), v, label) for d, v, label in dated if d is not None]
+    found: list[TargetProgress] = []
+    for target in targets:
+        result = partial(_progress, target)
+        if target.status == m.TARGET_NOT_SET:
+            found.append(result("not set", "the source leaves the figure to be agreed"))
+            continue
+        if target.kind == "benchmark":
+            found.append(result("not set", f"a position ({target.benchmark}), not judged here"))
+            continue
+        direction = {"increase": "at_least", "decrease": "at_most"}.get(target.direction or "")
+        baseline = target.baseline_value
+        if baseline is None and series:
+            at_base = [v for _, v, label in series if label == target.baseline_period]
+            baseline = at_base[0] if at_base else series[0][1]
+        level: float | None
+        if target.kind in ("absolute", "zero"):
+            level = 0.0 if target.kind == "zero" else target.value
+            direction = direction or ("at_most" if target.kind == "zero" else None)
+        elif baseline is None:
+            found.append(result("not enough data", "no baseline value in the data"))
+            continue
+        elif target.kind == "relative_change":
+            sign = -1.0 if target.direction == "decrease" else 1.0
+            level = baseline * (1.0 + sign * (target.value or 0.0) / 100.0)
+        elif target.kind == "absolute_change":
+            sign = -1.0 if target.direction == "decrease" else 1.0
+            level = baseline + sign * (target.value or 0.0)
+        else:  # a direction with no figure: better than the baseline
+            level = baseline
+        when = target.target_date or period_end(target.target_period)
+        if when is None and series:
+            when = period_end(points[-1].period)
+        try:
+            progress = progress_to_target(
+                [t for t, _, _ in series],
+                [v for _, v, _ in series],
+                target=level,
+                target_time=_decimal_year(when) if when is not None else None,
+                direction=direction,
+                polarity=indicator.polarity,
+            )
+        except StatsInputError as exc:
+            found.append(result("not enough data", exc.reason, level))
+            continue
+        found.append(result(progress.status.value, progress.method, level))
+    return found
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def indicator_info(row: m.Indicator) -> IndicatorInfo:
+    return IndicatorInfo(
+        id=row.id,
+        name=row.name,
+        unit=row.unit,
+        value_type=row.value_type,
+        multiplier=row.multiplier,
+        polarity=row.polarity,
+        decimals=row.decimals,
+        source=row.source,
+        fingertips_id=row.fingertips_id,
+        definition=row.definition,
+        data_loaded_at=row.data_loaded_at,
+        comparison_level=row.comparison_level,
+    )
+
+
+def get_indicator(session: Session, indicator_id: str) -> IndicatorInfo | None:
+    row = session.get(m.Indicator, indicator_id)
+    return indicator_info(row) if row is not None else None
+
+
+def _point(obs: m.Observation, area: Area | None) -> Point:
+    return Point(
+        area_code=obs.area_code,
+        area_name=area.name if area is not None else obs.area_code,
+        area_type=area.area_type if area is not None else "unknown",
+        period=obs.period,
+        time_period_sortable=obs.time_period_sortable,
+        value=obs.value,
+        lower_ci95=obs.lower_ci95,
+        upper_ci95=obs.upper_ci95,
+        lower_ci998=obs.lower_ci998,
+        upper_ci998=obs.upper_ci998,
+        count=obs.count,
+        denominator=obs.denominator,
+        value_note=obs.value_note,
+        illustrative=obs.illustrative,
+        published_england=obs.compared_to_england,
+        published_trend=obs.recent_trend,
+        breakdown=Breakdown(obs.sex, obs.age, obs.category_type, obs.category),
+    )
+
+
+def _observations(
+    session: Session,
+    indicator_id: str,
+    breakdown: Breakdown,
+    *,
+    area_codes: Iterable[str] | None = None,
+    sortable: int | None = None,
+) -> list[Point]:
+    query = (
+        select(m.Observation, Area)
+        .join(Area, Area.code == m.Observation.area_code)
+        .where(
+            m.Observation.indicator_id == indicator_id,
+            m.Observation.sex == breakdown.sex,
+            m.Observation.age == breakdown.age,
+            m.Observation.category_type == breakdown.category_type,
+            m.Observation.category == breakdown.category,
+        )
+        .order_by(m.Observation.time_period_sortable, m.Observation.area_code)
+    )
+    if area_codes is not None:
+        query = query.where(m.Observation.area_code.in_(list(area_codes)))
+    if sortable is not None:
+        query = query.where(m.Observation.time_period_sortable == sortable)
+    return [_point(obs, area) for obs, area in session.execute(query).all()]
+
+
+def breakdowns(session: Session, indicator_id: str) -> list[Breakdown]:
+    """Every breakdown an indicator has data for, most common first."""
+    rows = session.execute(
+        select(
+            m.Observation.sex,
+            m.Observation.age,
+            m.Observation.category_type,
+            m.Observation.category,
+            func.count(),
+        )
+        .where(m.Observation.indicator_id == indicator_id)
+        .group_by(
+            m.Observation.sex,
+            m.Observation.age,
+            m.Observation.category_type,
+            m.Observation.category,
+        )
+    ).all()
+    ordered = sorted(rows, key=lambda r: (-r[4], r[0], r[1], r[2], r[3]))
+    return [Breakdown(sex, age, ctype, cat) for sex, age, ctype, cat, _ in ordered]
+
+
+def headline_breakdown(session: Session, indicator_id: str) -> Breakdown | None:
+    """Persons, no category, at the indicator's usual age; else the commonest series."""
+    found = breakdowns(session, indicator_id)
+    if not found:
+        return None
+    indicator = session.get(m.Indicator, indicator_id)
+    preferred_age = indicator.age if indicator is not None else None
+    plain = [b for b in found if not b.category_type and not b.category]
+    for candidates in (
+        [b for b in plain if b.sex == m.ALL_PERSONS and b.age == preferred_age],
+        [b for b in plain if b.sex == m.ALL_PERSONS],
+        plain,
+        found,
+    ):
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def periods(session: Session, indicator_id: str, breakdown: Breakdown) -> list[tuple[str, int]]:
+    """The periods an indicator has data for, oldest first, as (label, sortable)."""
+    rows = session.execute(
+        select(m.Observation.period, m.Observation.time_period_sortable)
+        .where(
+            m.Observation.indicator_id == indicator_id,
+            m.Observation.sex == breakdown.sex,
+            m.Observation.age == breakdown.age,
+            m.Observation.category_type == breakdown.category_type,
+            m.Observation.category == breakdown.category,
+        )
+        .distinct()
+    ).all()
+    return sorted(((p, s) for p, s in rows), key=lambda r: (r[1], r[0]))
+
+
+def areas_within(session: Session, ancestor: str, area_type: str | None = None) -> list[Area]:
+    """Areas below ``ancestor`` at any depth (boroughs sit under sub-regions), by name."""
+    children: dict[str | None, list[Area]] = defaultdict(list)
+    for area in session.scalars(select(Area)):
+        children[area.parent_code].append(area)
+    found: list[Area] = []
+    stack = [ancestor]
+    seen = {ancestor}
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child.code in seen:
+                continue
+            seen.add(child.code)
+            stack.append(child.code)
+            if area_type is None or child.area_type == area_type:
+                found.append(child)
+    return sorted(found, key=lambda a: a.name)
+
+
+def _polarity(indicator: IndicatorInfo) -> str | None:
+    return indicator.polarity
+
+
+def _compare(indicator: IndicatorInfo, point: Point, benchmark: Point | None) -> Judgement | None:
+    if benchmark is None or point.area_code == benchmark.area_code:
+        return None
+    return compare_point(indicator, point, benchmark)
+
+
+# ---------------------------------------------------------------------------- queries
+
+
+def latest_values(
+    session: Session,
+    indicator_id: str,
+    *,
+    benchmark: str = ENGLAND,
+    area_codes: Sequence[str] | None = None,
+    breakdown: Breakdown | None = None,
+    period: str | None = None,
+) -> LatestTable | None:
+    """An indicator's latest period (or ``period``) for the areas asked, each compared
+    with ``benchmark``; ``area_codes`` None means every area with data."""
+    row = session.get(m.Indicator, indicator_id)
+    if row is None:
+        return None
+    info = indicator_info(row)
+    chosen = breakdown or headline_breakdown(session, indicator_id)
+    if chosen is None:
+        return LatestTable(info, Breakdown(), None, None, [], False)
+    known = periods(session, indicator_id, chosen)
+    if period is not None:
+        known = [p for p in known if p[0] == period]
+    if not known:
+        return LatestTable(info, chosen, None, None, [], False)
+    label, sortable = known[-1]
+    codes = None if area_codes is None else [*area_codes, benchmark]
+    points = _observations(session, indicator_id, chosen, area_codes=codes, sortable=sortable)
+    points = [p for p in points if p.period == label]
+    reference = next((p for p in points if p.area_code == benchmark), None)
+    wanted = set(area_codes) if area_codes is not None else None
+    shown = [p for p in points if wanted is None or p.area_code in wanted]
+    judged = compare_points(info, shown, reference)
+    rows = [AreaValue(p, j) for p, j in zip(shown, judged, strict=True)]
+    illustrative = any(p.illustrative for p in points)
+    return LatestTable(info, chosen, label, reference, rows, illustrative)
+
+
+def time_series(
+    session: Session,
+    indicator_id: str,
+    area_codes: Sequence[str],
+    *,
+    breakdown: Breakdown | None = None,
+) -> dict[str, list[Point]]:
+    """Each area's points over time, oldest first (areas without data map to [])."""
+    chosen = breakdown or headline_breakdown(session, indicator_id)
+    series: dict[str, list[Point]] = {code: [] for code in area_codes}
+    if chosen is None:
+        return series
+    for point in _observations(session, indicator_id, chosen, area_codes=area_codes):
+        series[point.area_code].append(point)
+    return series
+
+
+def recent_trend(
+    session: Session, indicator_id: str, area_code: str, *, breakdown: Breakdown | None = None
+) -> Trend | None:
+    """The recent trend of one area (the last five points, Fingertips' rule)."""
+    row = session.get(m.Indicator, indicator_id)
+    if row is None:
+        return None
+    points = time_series(session, indicator_id, [area_code], breakdown=breakdown)[area_code]
+    return trend_of(indicator_info(row), points)
+
+
+def spread(values: Sequence[float], judged: Sequence[Judgement | None] = ()) -> Spread:
+    """Quartiles of ``values`` (linear interpolation) and counts of each judgement."""
+    ordered = sorted(values)
+    counts = Counter(j.outcome if j is not None else "not compared" for j in judged)
+
+    def quantile(q: float) -> float | None:
+        if not ordered:
+            return None
+        position = q * (len(ordered) - 1)
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+    return Spread(
+        count=len(ordered),
+        minimum=ordered[0] if ordered else None,
+        q1=quantile(0.25),
+        median=quantile(0.5),
+        q3=quantile(0.75),
+        maximum=ordered[-1] if ordered else None,
+        better=counts.get("better", 0),
+        similar=counts.get("similar", 0),
+        worse=counts.get("worse", 0),
+        not_compared=sum(n for k, n in counts.items() if k not in ("better", "similar", "worse")),
+    )
+
+
+def indicator_summaries(
+    session: Session,
+    *,
+    link_kind: str | None = None,
+    slug: str | None = None,
+    indicator_ids: Sequence[str] | None = None,
+    city: str = LONDON,
+    country: str = ENGLAND,
+) -> list[IndicatorSummary]:
+    """The indicator list: each indicator's latest city and country values, the city's
+    comparison with the country, its recent trend, its targets' progress and how the
+    city's local authorities compare. Filter by a link (an aspiration or commitment
+    slug) or by ids; pack indicators come in catalogue order, then the rest by name."""
+    query = select(m.Indicator)
+    if link_kind is not None or slug is not None:
+        link = select(m.IndicatorLink.indicator_id)
+        if link_kind is not None:
+            link = link.where(m.IndicatorLink.kind == link_kind)
+        if slug is not None:
+            link = link.where(m.IndicatorLink.slug == slug)
+        query = query.where(m.Indicator.id.in_(link))
+    if indicator_ids is not None:
+        query = query.where(m.Indicator.id.in_(list(indicator_ids)))
+    rows = session.scalars(query).all()
+    rows = sorted(rows, key=lambda r: (r.sort_order is None, r.sort_order or 0, r.name))
+    boroughs = [a.code for a in areas_within(session, city, "local_authority")]
+    summaries = []
+    for row in rows:
+        info = indicator_info(row)
+        chosen = headline_breakdown(session, row.id)
+        targets_rows = list(row.targets)
+        if chosen is None:
+            summaries.append(
+                IndicatorSummary(
+                    info,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    target_progress(info, targets_rows, []),
+                    None,
+                    False,
+                )
+            )
+            continue
+        latest = latest_values(
+            session, row.id, benchmark=country, area_codes=[city, *boroughs], breakdown=chosen
+        )
+        assert latest is not None
+        by_code = {r.point.area_code: r for r in latest.rows}
+        city_row = by_code.get(city)
+        history = time_series(session, row.id, [city], breakdown=chosen)[city]
+        local = [r for r in latest.rows if r.point.area_code in set(boroughs)]
+        values = [r.point.value for r in local if r.point.value is not None]
+        summaries.append(
+            IndicatorSummary(
+                indicator=info,
+                breakdown=chosen,
+                period=latest.period,
+                city=city_row.point if city_row else None,
+                country=latest.benchmark,
+                comparison=city_row.comparison if city_row else None,
+                trend=trend_of(info, history),
+                targets=target_progress(info, targets_rows, history),
+                boroughs=spread(values, [r.comparison for r in local]) if local else None,
+                illustrative=latest.illustrative,
+            )
+        )
+    return summaries
+
+
+def area_profile(
+    session: Session,
+    area_code: str,
+    *,
+    benchmark: str = ENGLAND,
+    indicator_ids: Sequence[str] | None = None,
+) -> list[SpineRow]:
+    """An area's spine chart: for every indicator with data for the area, its latest
+    value, the benchmark's, our comparison and the spread across peer areas (areas of
+    the same type with data for that period; for a London borough: every local
+    authority loaded, all of England's when Fingertips data were imported)."""
+    area = session.get(Area, area_code)
+    if area is None:
+        return []
+    ids = session.scalars(
+        select(m.Observation.indicator_id).where(m.Observation.area_code == area_code).distinct()
+    ).all()
+    if indicator_ids is not None:
+        ids = [i for i in ids if i in set(indicator_ids)]
+    peer_codes = set(
+        session.scalars(select(Area.code).where(Area.area_type == area.area_type)).all()
+    )
+    found: list[SpineRow] = []
+    for row in session.scalars(select(m.Indicator).where(m.Indicator.id.in_(list(ids)))):
+        info = indicator_info(row)
+        chosen = headline_breakdown(session, row.id)
+        if chosen is None:
+            continue
+        mine = time_series(session, row.id, [area_code], breakdown=chosen)[area_code]
+        if not mine:
+            continue
+        latest = mine[-1]
+        at_period = _observations(session, row.id, chosen, sortable=latest.time_period_sortable)
+        at_period = [p for p in at_period if p.period == latest.period]
+        reference = next((p for p in at_period if p.area_code == benchmark), None)
+        peers = [p for p in at_period if p.area_code in peer_codes and p.value is not None]
+        found.append(
+            SpineRow(
+                indicator=info,
+                breakdown=chosen,
+                period=latest.period,
+                area=latest,
+                benchmark=reference,
+                comparison=_compare(info, latest, reference),
+                peers=spread(
+                    [p.value for p in peers if p.value is not None],
+                    compare_points(info, peers, reference),
+                ),
+                peer_type=area.area_type,
+            )
+        )
+    order = dict(session.execute(select(m.Indicator.id, m.Indicator.sort_order)).all())
+
+    def catalogue_order(row: SpineRow) -> tuple[bool, int, str]:
+        position = order.get(row.indicator.id)
+        return (position is None, position or 0, row.indicator.name)
+
+    return sorted(found, key=catalogue_order)
+
+
+def data_status(session: Session) -> DataStatus:
+    """When the data last changed and whether any of what is shown is illustrative."""
+    counts = dict(
+        session.execute(
+            select(m.Observation.illustrative, func.count()).group_by(m.Observation.illustrative)
+        ).all()
+    )
+    last = session.execute(select(func.max(m.DataRelease.loaded_at))).scalar()
+    releases = session.execute(select(func.count()).select_from(m.DataRelease)).scalar_one()
+    illustrative = int(counts.get(True, 0))
+    return DataStatus(
+        last_updated=last,
+        illustrative=illustrative > 0,
+        real_observations=int(counts.get(False, 0)),
+        illustrative_observations=illustrative,
+        releases=int(releases),
+    )
+
+
+def with_breakdown(point: Point, breakdown: Breakdown) -> Point:
+    return replace(point, breakdown=breakdown)
+
+
+def as_dict(value: Any) -> Any:
+    """Dataclasses (nested) → JSON-ready dicts, for the ``.json`` twins and the API."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: as_dict(v) for k, v in asdict(value).items()}
+    if isinstance(value, list | tuple):
+        return [as_dict(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_dict(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
