@@ -2,7 +2,8 @@
 
 Loading the same data twice must change nothing, and the loader should say what it did.
 `Sync.upsert` creates a row, updates only the columns whose values differ, or leaves it
-alone; `Sync.prune` deletes the rows the data no longer names.
+alone; `Sync.remove_missing` and `Sync.prune` delete the rows the data no longer names.
+One `Sync` can be passed through every module's loader so the totals cover the whole load.
 """
 
 from __future__ import annotations
@@ -24,21 +25,31 @@ class Sync:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
-    by_table: dict[str, int] = field(default_factory=dict)
+    # Rows held per table after a load, for loaders that report them.
+    tables: dict[str, int] = field(default_factory=dict)
 
-    def upsert(
-        self, model: type[ModelT], key: Mapping[str, Any], values: Mapping[str, Any]
-    ) -> ModelT:
-        """Create or update the row of ``model`` identified by ``key`` (its primary key)."""
-        identity = tuple(key.values()) if len(key) > 1 else next(iter(key.values()))
+    def upsert(self, model: type[ModelT], key: Any, values: Mapping[str, Any]) -> ModelT:
+        """Create or update the row of ``model`` whose primary key is ``key``.
+
+        ``key`` is either a mapping of the key columns (added to the new row) or the
+        primary-key value itself, in which case ``values`` already holds the key columns.
+        """
+        if isinstance(key, Mapping):
+            identity = tuple(key.values()) if len(key) > 1 else next(iter(key.values()))
+            fields = {**key, **values}
+        else:
+            identity, fields = key, dict(values)
         row = self.session.get(model, identity)
-        table = str(getattr(model, "__tablename__", model.__name__))
-        self.by_table[table] = self.by_table.get(table, 0) + 1
         if row is None:
-            row = model(**key, **values)
+            row = model(**fields)
             self.session.add(row)
             self.created += 1
             return row
+        self.apply(row, values)
+        return row
+
+    def apply(self, row: Any, values: Mapping[str, Any]) -> bool:
+        """Set the attributes that differ; count the row as updated or unchanged."""
         changed = False
         for name, value in values.items():
             if getattr(row, name) != value:
@@ -48,7 +59,16 @@ class Sync:
             self.updated += 1
         else:
             self.unchanged += 1
-        return row
+        return changed
+
+    def remove_missing(self, model: type[Any], key_column: Any, keep: set[Any]) -> None:
+        """Delete pack-owned rows (``pack_id`` set) whose key is not in ``keep``."""
+        stale = self.session.scalars(
+            select(model).where(model.pack_id.is_not(None), key_column.not_in(keep))
+        ).all()
+        for row in stale:
+            self.session.delete(row)
+            self.deleted += 1
 
     def prune(self, model: type[ModelT], keep: Iterable[Any], column: str, **where: Any) -> None:
         """Delete rows of ``model`` matching ``where`` whose ``column`` is not in ``keep``."""

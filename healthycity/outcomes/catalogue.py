@@ -12,7 +12,6 @@ longer does are removed, except an indicator that still has data, which is kept
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from healthycity.core.sync import Sync
 from healthycity.outcomes import models as m
 
 if TYPE_CHECKING:
@@ -28,18 +28,8 @@ if TYPE_CHECKING:
     from healthycity.packs.schema import Target as PackTarget
 
 
-@dataclass
-class CatalogueCounts:
-    """What a load did, in total and per table (``tables``: rows now held)."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    tables: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.tables)
+# What a catalogue load did: created/updated/unchanged/deleted, and rows held per table.
+CatalogueCounts = Sync
 
 
 def _number(value: Decimal | int | None) -> float | None:
@@ -79,47 +69,13 @@ def period_end(period: str | None) -> date | None:
     return None
 
 
-class _Sync:
-    """Upserts ORM rows by key, counting created, updated and unchanged rows."""
+def load_catalogue(session: Session, pack: Pack, sync: Sync | None = None) -> CatalogueCounts:
+    """Upsert the pack's aspirations, vision and indicator catalogue; return the counts.
 
-    def __init__(self, session: Session, counts: CatalogueCounts) -> None:
-        self.session = session
-        self.counts = counts
-
-    def apply(self, row: Any, values: dict[str, Any]) -> None:
-        changed = False
-        for name, value in values.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
-                changed = True
-        if changed:
-            self.counts.updated += 1
-        else:
-            self.counts.unchanged += 1
-
-    def upsert(self, model: type[Any], key: Any, values: dict[str, Any]) -> Any:
-        row = self.session.get(model, key)
-        if row is None:
-            row = model(**values)
-            self.session.add(row)
-            self.counts.created += 1
-            return row
-        self.apply(row, values)
-        return row
-
-    def remove_missing(self, model: type[Any], key_column: Any, keep: set[Any]) -> None:
-        stale = self.session.scalars(
-            select(model).where(model.pack_id.is_not(None), key_column.not_in(keep))
-        ).all()
-        for row in stale:
-            self.session.delete(row)
-            self.counts.deleted += 1
-
-
-def load_catalogue(session: Session, pack: Pack) -> CatalogueCounts:
-    """Upsert the pack's aspirations, vision and indicator catalogue; return the counts."""
-    counts = CatalogueCounts()
-    sync = _Sync(session, counts)
+    Pass the pack loader's ``sync`` so its totals include the catalogue.
+    """
+    sync = sync or Sync(session)
+    counts = sync
     pack_id = pack.pack.id
 
     # Aspirations and their ambitions.
@@ -314,9 +270,9 @@ def target_values(indicator_id: str, target: PackTarget) -> dict[str, Any]:
 
 
 def _load_indicator(
-    session: Session, sync: _Sync, indicator: PackIndicator, order: int, pack_id: str
+    session: Session, sync: Sync, indicator: PackIndicator, order: int, pack_id: str
 ) -> None:
-    counts = sync.counts
+    counts = sync
     row = sync.upsert(m.Indicator, indicator.id, indicator_values(indicator, order, pack_id))
     session.flush()
 

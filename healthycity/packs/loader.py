@@ -47,7 +47,7 @@ def load_pack(engine: Engine, pack: Pack) -> LoadResult:
         sync = Sync(session)
         load_geography(sync, pack)
         session.flush()
-        load_catalogue(session, pack)
+        load_catalogue(session, pack, sync)
         load_portfolio(session, pack)
         load_assurance(session, pack)
         sync.upsert(
