@@ -20,7 +20,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 # Modules that add pages or API routes: each exposes `register(app: FastAPI) -> None`.
 # Add a line here to mount a module; nothing else in this file needs to change.
-WEB_MODULES: tuple[str, ...] = ()
+WEB_MODULES: tuple[str, ...] = ("healthycity.outcomes.pages",)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
