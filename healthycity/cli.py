@@ -99,6 +99,10 @@ CLI_MODULES: tuple[str, ...] = (
     "healthycity.packs.cli",
     "healthycity.outcomes.cli",
     "healthycity.web.cli",
+    "healthycity.workspace.cli",
+    "healthycity.portfolio.cli",
+    "healthycity.assurance.cli",
+    "healthycity.reports.cli",
 )
 
 

@@ -43,20 +43,37 @@ def cli_markdown() -> str:
     return "\n".join(out)
 
 
+def _settings_classes() -> list[tuple[str, Any, str]]:
+    """(section, settings class, environment prefix) for every settings model."""
+    from healthycity.core.auth import AuthSettings
+
+    classes: list[tuple[str, Any, str]] = [
+        ("Core", Settings, "HEALTHYCITY_"),
+        ("Sign-in", AuthSettings, "HEALTHYCITY_"),
+    ]
+    try:
+        from healthycity.exchange.settings import ExchangeSettings
+    except ImportError:
+        return classes
+    classes.append(("Exchange", ExchangeSettings, "HEALTHYCITY_EXCHANGE_"))
+    return classes
+
+
 def settings_markdown() -> str:
     lines = [
         "# Settings\n",
-        "Generated from `healthycity/core/settings.py` by `scripts/gen_docs.py`.",
+        "Generated from the settings models by `scripts/gen_docs.py`.",
         "Every setting is an environment variable; `--database URL` overrides the database",
-        "for one command.\n",
-        "| variable | default | meaning |",
-        "|---|---|---|",
+        "for one command.",
     ]
-    for name, field in Settings.model_fields.items():
-        default = field.default if field.default is not None else ""
-        if name == "secret_key":
-            default = "(a development-only value; required outside development)"
-        lines.append(f"| `HEALTHYCITY_{name.upper()}` | `{default}` | {field.description} |")
+    for section, model, prefix in _settings_classes():
+        lines += ["", f"## {section}", "", "| variable | default | meaning |", "|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = "" if field.default is None else field.default
+            if "secret" in name:
+                default = "(none)" if not default else "(a development-only value)"
+            meaning = (field.description or "").replace("|", "\\|")
+            lines.append(f"| `{prefix}{name.upper()}` | `{default}` | {meaning} |")
     return "\n".join(lines) + "\n"
 
 

@@ -23,3 +23,18 @@ def test_readme_has_the_two_commands() -> None:
     readme = (REPO / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_every_setting_is_described() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        from gen_docs import _settings_classes
+    finally:
+        sys.path.pop(0)
+    missing = [
+        f"{prefix}{name.upper()}"
+        for _section, model, prefix in _settings_classes()
+        for name, field in model.model_fields.items()
+        if not field.description
+    ]
+    assert missing == [], f"settings without a description (docs/settings.md): {missing}"

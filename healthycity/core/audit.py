@@ -1,0 +1,244 @@
+"""The audit trail: every change to a workspace record, written in the same transaction.
+
+Recording is not left to each service function (one forgotten call would lose history).
+Any model that mixes in `Audited` is watched by SQLAlchemy's flush events: each insert,
+update and delete the ORM performs — cascades and orphan removals included — writes an
+`AuditRecord` row on the same connection, so the change and its record commit or roll
+back together. A change with no acting person named on the session is refused.
+
+Records are append-only: the ORM refuses to change them, and triggers created by the migration
+refuse UPDATE and DELETE in the database itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import event, insert, inspect, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapper, Session, object_session
+
+if TYPE_CHECKING:
+    from healthycity.core.auth_models import AuditRecord
+
+ACTOR_KEY = "healthycity.actor"
+CREATE, UPDATE, DELETE = "create", "update", "delete"
+
+
+class AuditError(RuntimeError):
+    """A change could not be attributed, or someone tried to rewrite history."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making a change: an account, or a named system process (the pack loader)."""
+
+    label: str
+    account_id: int | None = None
+
+
+SYSTEM_PACK_LOADER = Actor("system: pack loader")
+SYSTEM_CLI = Actor("system: command line")
+
+
+class Audited:
+    """Mixin for tables whose every change is recorded.
+
+    ``__audit_type__`` names the record type (as the policy and the history pages do);
+    ``__audit_redact__`` lists columns never copied into the trail (password hashes).
+    ``audit_parent()`` may name the record this one belongs to, so a programme's page can
+    show the history of its spend, milestones and risks with its own.
+    """
+
+    __audit_type__: ClassVar[str]
+    __audit_redact__: ClassVar[frozenset[str]] = frozenset()
+
+    def audit_parent(self) -> tuple[str, str] | None:
+        return None
+
+
+def set_actor(session: Session, actor: Actor) -> None:
+    session.info[ACTOR_KEY] = actor
+
+
+@contextmanager
+def acting_as(session: Session, actor: Actor) -> Iterator[Session]:
+    """Attribute the changes made inside the block to ``actor``, then restore the previous.
+
+    Pending changes are flushed on the way out, while the actor is still known, so a
+    commit after the block cannot write them unattributed.
+    """
+    previous = session.info.get(ACTOR_KEY)
+    session.info[ACTOR_KEY] = actor
+    try:
+        yield session
+        session.flush()
+    finally:
+        if previous is None:
+            session.info.pop(ACTOR_KEY, None)
+        else:
+            session.info[ACTOR_KEY] = previous
+
+
+def to_json_value(value: Any) -> Any:
+    """Make a column value JSON-safe without losing meaning (money stays exact text)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def _as_stored(column: Any, value: Any) -> Any:
+    """A Decimal at its column's scale (2.7 is stored, and recorded, as 2.70)."""
+    scale = getattr(getattr(column, "type", None), "scale", None)
+    if isinstance(value, Decimal) and isinstance(scale, int) and value.is_finite():
+        return value.quantize(Decimal(1).scaleb(-scale))
+    return value
+
+
+def snapshot(obj: Any, *, inserted: bool = False) -> dict[str, Any]:
+    """The record's column values as JSON, minus redacted columns.
+
+    Only loaded values are read (reading others would query mid-flush). A column never
+    set on a new row is NULL unless the database supplies a default, so a creation's
+    record is complete.
+    """
+    state = inspect(obj)
+    redact: frozenset[str] = getattr(obj, "__audit_redact__", frozenset())
+    out: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in redact:
+            continue
+        if attr.key in state.dict:
+            out[attr.key] = to_json_value(_as_stored(attr.columns[0], state.dict[attr.key]))
+        elif inserted and all(column.server_default is None for column in attr.columns):
+            out[attr.key] = None
+    return out
+
+
+def _before(obj: Any) -> dict[str, Any]:
+    state = inspect(obj)
+    before = snapshot(obj)
+    for key in before:
+        history = state.attrs[key].history
+        if history.deleted:
+            column = state.mapper.column_attrs[key].columns[0]
+            before[key] = to_json_value(_as_stored(column, history.deleted[0]))
+    return before
+
+
+def record_key(obj: Any) -> str:
+    """A record's primary key as text; composite keys are joined with '/'."""
+    values = inspect(obj).mapper.primary_key_from_instance(obj)
+    return "/".join(str(v) for v in values)
+
+
+def _actor_for(obj: Any) -> Actor:
+    session = object_session(obj)
+    actor = session.info.get(ACTOR_KEY) if session is not None else None
+    if not isinstance(actor, Actor):
+        raise AuditError(
+            f"a change to {obj.__audit_type__} {record_key(obj)} has no actor; "
+            "wrap it in core.audit.acting_as(session, actor)"
+        )
+    return actor
+
+
+def _write(
+    connection: Connection,
+    obj: Any,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    from healthycity.core.auth_models import AuditRecord
+
+    actor = _actor_for(obj)
+    parent = obj.audit_parent()
+    connection.execute(
+        insert(AuditRecord),
+        {
+            "at": dt.datetime.now(dt.UTC),
+            "actor_id": actor.account_id,
+            "actor": actor.label,
+            "record_type": obj.__audit_type__,
+            "record_id": record_key(obj),
+            "parent_type": parent[0] if parent else None,
+            "parent_id": parent[1] if parent else None,
+            "action": action,
+            "before": before,
+            "after": after,
+        },
+    )
+
+
+def _after_insert(_mapper: Mapper[Any], connection: Connection, obj: Any) -> None:
+    _write(connection, obj, CREATE, None, snapshot(obj, inserted=True))
+
+
+def _after_update(_mapper: Mapper[Any], connection: Connection, obj: Any) -> None:
+    before, after = _before(obj), snapshot(obj)
+    if before != after:
+        _write(connection, obj, UPDATE, before, after)
+
+
+def _after_delete(_mapper: Mapper[Any], connection: Connection, obj: Any) -> None:
+    _write(connection, obj, DELETE, _before(obj), None)
+
+
+event.listen(Audited, "after_insert", _after_insert, propagate=True)
+event.listen(Audited, "after_update", _after_update, propagate=True)
+event.listen(Audited, "after_delete", _after_delete, propagate=True)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_rewriting_history(session: Session, _context: object, _instances: object) -> None:
+    from healthycity.core.auth_models import AuditRecord
+
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditRecord):
+            raise AuditError("audit records are append-only")
+
+
+def history(
+    session: Session, record_type: str, record_id: str, *, include_children: bool = True
+) -> list[AuditRecord]:
+    """Every change to one record (and, by default, to the records that belong to it)."""
+    from sqlalchemy import and_, or_
+
+    from healthycity.core.auth_models import AuditRecord
+
+    own = and_(AuditRecord.record_type == record_type, AuditRecord.record_id == record_id)
+    condition = own
+    if include_children:
+        condition = or_(
+            own,
+            and_(AuditRecord.parent_type == record_type, AuditRecord.parent_id == record_id),
+        )
+    query = select(AuditRecord).where(condition).order_by(AuditRecord.id)
+    return list(session.scalars(query))
+
+
+def changed_fields(record: AuditRecord) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) for the fields an audit record shows changing."""
+    before = record.before or {}
+    after = record.after or {}
+    keys = sorted(set(before) | set(after))
+    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]

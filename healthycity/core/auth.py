@@ -1,0 +1,453 @@
+"""Accounts, passwords, sessions, API tokens and the one place access is decided.
+
+Access is default-deny and decided only by `authorize()`: a policy table of
+role × record type × action, each row allowing the action on every record ("all") or
+only on records the account owns ("own" — a programme lead and their programmes). The
+table is data, enforced by pycasbin (DESIGN.md: policy as data), so the whole policy can
+be read, reviewed and tested as one list (docs/decisions/0006-accounts-roles-audit.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from healthycity.core.auth_models import (
+    ADMIN,
+    ASSESSOR,
+    PORTFOLIO_OFFICE,
+    PROGRAMME_LEAD,
+    ROLES,
+    VIEWER,
+    Account,
+    AccountOwnership,
+    ApiToken,
+    WebSession,
+)
+
+if TYPE_CHECKING:
+    import casbin  # type: ignore[import-untyped]
+
+# --------------------------------------------------------------------------- vocabulary
+
+VIEW, CREATE, EDIT, DELETE, ASSESS, PUBLISH = (
+    "view",
+    "create",
+    "edit",
+    "delete",
+    "assess",
+    "publish",
+)
+ACTIONS: tuple[str, ...] = (VIEW, CREATE, EDIT, DELETE, ASSESS, PUBLISH)
+
+# Record types the policy speaks about; each module's records use these names.
+ACCOUNT = "account"
+PROGRAMME = "programme"
+BUDGET = "budget"
+SPEND = "spend"
+MILESTONE = "milestone"
+CONFIDENCE = "confidence"
+RISK = "risk"
+STAKEHOLDER = "stakeholder"
+PROGRESS = "progress_update"
+DEVOLUTION_AREA = "devolution_area"
+PLEDGE = "pledge"
+PILOT = "pilot"
+FUND = "fund"
+PROPOSAL = "proposal"
+RECORD_TYPES: tuple[str, ...] = (
+    ACCOUNT,
+    PROGRAMME,
+    BUDGET,
+    SPEND,
+    MILESTONE,
+    CONFIDENCE,
+    RISK,
+    STAKEHOLDER,
+    PROGRESS,
+    DEVOLUTION_AREA,
+    PLEDGE,
+    PILOT,
+    FUND,
+    PROPOSAL,
+)
+# Records owned through a programme: the ownership rule applies to these.
+PROGRAMME_RECORDS = frozenset(
+    {PROGRAMME, BUDGET, SPEND, MILESTONE, CONFIDENCE, RISK, STAKEHOLDER, PROGRESS}
+)
+ALL, OWN = "all", "own"
+
+
+def _rows() -> list[tuple[str, str, str, str]]:
+    """The policy table. Anything not listed here is refused."""
+    rows: list[tuple[str, str, str, str]] = []
+    data_types = [t for t in RECORD_TYPES if t != ACCOUNT]
+    # Everyone signed in may read the workspace's records; only administrators see accounts.
+    for role in ROLES:
+        rows += [(role, t, VIEW, ALL) for t in data_types]
+    rows.append((ADMIN, ACCOUNT, VIEW, ALL))
+    rows += [(ADMIN, ACCOUNT, a, ALL) for a in (CREATE, EDIT, DELETE)]
+    # The portfolio office keeps the whole portfolio, the devolution register and drafts.
+    office_types = [t for t in data_types if t != CONFIDENCE]
+    rows += [(PORTFOLIO_OFFICE, t, a, ALL) for t in office_types for a in (CREATE, EDIT, DELETE)]
+    # A delivery confidence assessment is history: added, never edited or removed.
+    rows.append((PORTFOLIO_OFFICE, CONFIDENCE, CREATE, ALL))
+    rows.append((ASSESSOR, CONFIDENCE, CREATE, ALL))
+    rows.append((PROGRAMME_LEAD, CONFIDENCE, CREATE, OWN))
+    # A programme lead keeps their own programmes; baselines stay with the portfolio office.
+    rows.append((PROGRAMME_LEAD, PROGRAMME, EDIT, OWN))
+    rows += [(PROGRAMME_LEAD, SPEND, a, OWN) for a in (CREATE, EDIT)]
+    for record_type in (MILESTONE, RISK, STAKEHOLDER, PROGRESS):
+        rows += [(PROGRAMME_LEAD, record_type, a, OWN) for a in (CREATE, EDIT, DELETE)]
+    # Assessors judge service-change proposals and publish their assessments.
+    rows += [(ASSESSOR, PROPOSAL, ASSESS, ALL), (ASSESSOR, PROPOSAL, PUBLISH, ALL)]
+    return rows
+
+
+POLICY: tuple[tuple[str, str, str, str], ...] = tuple(_rows())
+
+_MODEL = """
+[request_definition]
+r = role, obj, act, owned, owner
+
+[policy_definition]
+p = role, obj, act, scope
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = r.role == p.role && r.obj == p.obj && r.act == p.act && \
+    (p.scope == "all" || owns(r.owned, r.owner))
+"""
+
+
+def _owns(owned: frozenset[str], owner: str | None) -> bool:
+    return owner is not None and owner in owned
+
+
+@lru_cache(maxsize=1)
+def _enforcer() -> casbin.Enforcer:
+    import casbin
+
+    model = casbin.Model()
+    model.load_model_from_text(_MODEL)
+    enforcer = casbin.Enforcer(model)
+    # A refusal is an ordinary answer, not a warning: keep casbin from logging each one.
+    enforcer.logger.setLevel(logging.ERROR)
+    enforcer.add_function("owns", _owns)
+    enforcer.add_policies([list(row) for row in POLICY])
+    return enforcer
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in person a request acts for."""
+
+    account_id: int
+    email: str
+    display_name: str
+    role: str
+    programmes: frozenset[str] = field(default_factory=frozenset)
+    via: str = "session"
+    csrf_token: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.display_name} <{self.email}>"
+
+
+class Forbidden(PermissionError):
+    """The policy does not allow this principal this action on this record."""
+
+
+def is_allowed(
+    principal: Principal | None, action: str, record_type: str, owner: str | None = None
+) -> bool:
+    """Ask the policy. ``owner`` is the programme a record belongs to, when it has one."""
+    if principal is None:
+        return False
+    owned = principal.programmes if record_type in PROGRAMME_RECORDS else frozenset()
+    return bool(_enforcer().enforce(principal.role, record_type, action, owned, owner))
+
+
+def could_ever(principal: Principal | None, action: str, record_type: str) -> bool:
+    """May this principal do ``action`` to *some* record of this type (any they own)?
+
+    Used to refuse at once, before reading input, a role that never may; the decision on
+    a particular record is still `authorize`'s.
+    """
+    if principal is None:
+        return False
+    if is_allowed(principal, action, record_type, owner=None):
+        return True
+    if record_type in PROGRAMME_RECORDS and principal.programmes:
+        return is_allowed(principal, action, record_type, owner=min(principal.programmes))
+    return False
+
+
+def authorize(
+    principal: Principal | None, action: str, record_type: str, owner: str | None = None
+) -> None:
+    """Raise `Forbidden` unless the policy allows it: the single check every change passes."""
+    if not is_allowed(principal, action, record_type, owner):
+        who = principal.role if principal else "anonymous"
+        raise Forbidden(f"{who} may not {action} {record_type.replace('_', ' ')} records")
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+class AuthSettings(BaseSettings):
+    """Sign-in settings (``HEALTHYCITY_*``). OIDC is off until issuer, id and secret are set."""
+
+    model_config = SettingsConfigDict(env_prefix="HEALTHYCITY_", extra="ignore", frozen=True)
+
+    oidc_issuer: str | None = Field(None, description="OpenID Connect issuer URL")
+    oidc_client_id: str | None = Field(None, description="OIDC client id")
+    oidc_client_secret: str | None = Field(None, description="OIDC client secret")
+    oidc_scopes: str = Field("openid email profile", description="scopes requested")
+    oidc_create_accounts: bool = Field(
+        False, description="create a viewer account on first OIDC sign-in (else refuse)"
+    )
+    session_hours: int = Field(8, ge=1, le=24 * 14, description="how long a sign-in lasts")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+
+# ---------------------------------------------------------------------------- passwords
+
+MIN_PASSWORD_LENGTH = 12
+
+
+class AccountError(ValueError):
+    """An account could not be created or changed; the message says why."""
+
+
+_HASHING: dict[str, int] = {}  # empty: argon2-cffi's defaults
+
+
+def configure_password_hashing(*, time_cost: int, memory_kib: int, parallelism: int = 1) -> None:
+    """Set argon2's cost for new hashes (existing hashes carry their own parameters).
+
+    The default is argon2-cffi's (RFC 9106's low-memory profile). Tests lower it so that
+    a suite creating hundreds of accounts stays fast; production should not.
+    """
+    _HASHING.update(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    _hasher.cache_clear()
+    _DUMMY_HASH.clear()
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    if not _HASHING:
+        return PasswordHasher()
+    return PasswordHasher(
+        time_cost=_HASHING["time_cost"],
+        memory_cost=_HASHING["memory_cost"],
+        parallelism=_HASHING["parallelism"],
+    )
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    return str(_hasher().hash(password))
+
+
+# A hash of a random password, checked when the email is unknown, so a failed sign-in
+# takes as long whether or not the account exists.
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(str(_hasher().hash(secrets.token_urlsafe(16))))
+    return _DUMMY_HASH[0]
+
+
+def verify_password(session: Session, email: str, password: str) -> Account | None:
+    """The active account with this email and password, or None (same cost either way)."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    account = find_account(session, email)
+    stored = account.password_hash if account and account.active else None
+    try:
+        _hasher().verify(stored or _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if account is None or stored is None or not account.active:
+        return None
+    if _hasher().check_needs_rehash(stored):
+        account.password_hash = hash_password(password)
+    return account
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_account(session: Session, email: str) -> Account | None:
+    return session.scalars(
+        select(Account).where(Account.email == normalise_email(email))
+    ).one_or_none()
+
+
+def create_account(
+    session: Session,
+    email: str,
+    role: str,
+    *,
+    display_name: str | None = None,
+    password: str | None = None,
+    programmes: tuple[str, ...] = (),
+) -> Account:
+    """Add an account (the caller's session carries the acting person for the audit)."""
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise AccountError(f"{email!r} is not an email address")
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if find_account(session, email) is not None:
+        raise AccountError(f"an account for {email} already exists")
+    account = Account(
+        email=email,
+        display_name=(display_name or email.split("@")[0]).strip()[:200],
+        role=role,
+        password_hash=hash_password(password) if password is not None else None,
+        active=True,
+    )
+    session.add(account)
+    session.flush()
+    set_programmes(session, account, programmes)
+    return account
+
+
+def set_programmes(session: Session, account: Account, programmes: tuple[str, ...]) -> None:
+    """Make ``programmes`` exactly the programmes this account leads."""
+    programme_type = PROGRAMME
+    wanted = set(programmes)
+    for ownership in list(account.ownerships):
+        if ownership.record_type == programme_type and ownership.record_key not in wanted:
+            account.ownerships.remove(ownership)
+    have = account.owned(programme_type)
+    for key in sorted(wanted - have):
+        account.ownerships.append(AccountOwnership(record_type=programme_type, record_key=key))
+    session.flush()
+
+
+def principal_for(account: Account, *, via: str, csrf_token: str | None = None) -> Principal:
+    return Principal(
+        account_id=account.id,
+        email=account.email,
+        display_name=account.display_name,
+        role=account.role,
+        programmes=account.owned(PROGRAMME),
+        via=via,
+        csrf_token=csrf_token,
+    )
+
+
+# ----------------------------------------------------------------- sessions and tokens
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def start_session(
+    session: Session, account: Account, *, hours: int, via: str = "password"
+) -> tuple[str, WebSession]:
+    """Create a sign-in session; returns the cookie value (never stored) and the row."""
+    now = datetime.now(UTC)
+    session.execute(delete(WebSession).where(WebSession.expires_at < now))
+    token = secrets.token_urlsafe(32)
+    row = WebSession(
+        id=digest(token),
+        account_id=account.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+        via=via,
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def principal_from_session(session: Session, token: str) -> Principal | None:
+    if not token or len(token) > 200:
+        return None
+    row = session.get(WebSession, digest(token))
+    if row is None or _aware(row.expires_at) <= datetime.now(UTC):
+        return None
+    account = session.get(Account, row.account_id)
+    if account is None or not account.active:
+        return None
+    return principal_for(account, via="session", csrf_token=row.csrf_token)
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.id == digest(token)))
+
+
+TOKEN_PREFIX = "hc_"  # noqa: S105 - a prefix that marks our tokens, not a secret
+
+
+def issue_token(session: Session, account: Account, name: str, days: int | None = 90) -> str:
+    """A bearer token for the JSON API; only its digest is kept."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    session.add(ApiToken(id=digest(secret), account_id=account.id, name=name, expires_at=expires))
+    session.flush()
+    return secret
+
+
+def principal_from_token(session: Session, secret: str) -> Principal | None:
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    row = session.get(ApiToken, digest(secret))
+    if row is None or (row.expires_at is not None and _aware(row.expires_at) <= datetime.now(UTC)):
+        return None
+    account = session.get(Account, row.account_id)
+    if account is None or not account.active:
+        return None
+    return principal_for(account, via="token")
+
+
+def count_accounts(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Account)) or 0)
+
+
+__all__ = [
+    "ACTIONS",
+    "ADMIN",
+    "ASSESSOR",
+    "PORTFOLIO_OFFICE",
+    "PROGRAMME_LEAD",
+    "RECORD_TYPES",
+    "ROLES",
+    "VIEWER",
+    "Principal",
+    "authorize",
+    "is_allowed",
+]
