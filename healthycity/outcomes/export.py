@@ -31,12 +31,12 @@ from healthycity.outcomes import fingertips_columns as fc
 from healthycity.outcomes import models as m
 from healthycity.outcomes.queries import (
     ENGLAND,
-    Breakdown,
     IndicatorInfo,
     Judgement,
     Point,
     compare_point,
     indicator_info,
+    point_of,
 )
 
 # Our area types as Fingertips labels them ("Area Type"); others are written as stored.
@@ -123,7 +123,9 @@ def export_table(session: Session, indicator_id: str, *, benchmark: str = ENGLAN
         )
     ).all()
     points = {
-        (o.sex, o.age, o.category_type, o.category, o.period, o.area_code): _point(o, areas)
+        (o.sex, o.age, o.category_type, o.category, o.period, o.area_code): point_of(
+            o, areas.get(o.area_code)
+        )
         for o in observations
     }
 
@@ -198,29 +200,6 @@ def _judge(info: IndicatorInfo, point: Point, benchmark: Point | None) -> str:
     if benchmark is None or benchmark.area_code == point.area_code:
         return "Not compared"
     return outcome_text(compare_point(info, point, benchmark))
-
-
-def _point(obs: m.Observation, areas: dict[str, Area]) -> Point:
-    area = areas.get(obs.area_code)
-    return Point(
-        area_code=obs.area_code,
-        area_name=area.name if area is not None else obs.area_code,
-        area_type=area.area_type if area is not None else "unknown",
-        period=obs.period,
-        time_period_sortable=obs.time_period_sortable,
-        value=obs.value,
-        lower_ci95=obs.lower_ci95,
-        upper_ci95=obs.upper_ci95,
-        lower_ci998=obs.lower_ci998,
-        upper_ci998=obs.upper_ci998,
-        count=obs.count,
-        denominator=obs.denominator,
-        value_note=obs.value_note,
-        illustrative=obs.illustrative,
-        published_england=obs.compared_to_england,
-        published_trend=obs.recent_trend,
-        breakdown=Breakdown(obs.sex, obs.age, obs.category_type, obs.category),
-    )
 
 
 def export_csv(session: Session, indicator_id: str, *, benchmark: str = ENGLAND) -> str:

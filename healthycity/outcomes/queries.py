@@ -417,7 +417,8 @@ def get_indicator(session: Session, indicator_id: str) -> IndicatorInfo | None:
     return indicator_info(row) if row is not None else None
 
 
-def _point(obs: m.Observation, area: Area | None) -> Point:
+def point_of(obs: m.Observation, area: Any) -> Point:
+    """An observation as a `Point`; ``area`` is anything with ``name`` and ``area_type``."""
     return Point(
         area_code=obs.area_code,
         area_name=area.name if area is not None else obs.area_code,
@@ -463,7 +464,7 @@ def _observations(
         query = query.where(m.Observation.area_code.in_(list(area_codes)))
     if sortable is not None:
         query = query.where(m.Observation.time_period_sortable == sortable)
-    return [_point(obs, area) for obs, area in session.execute(query).all()]
+    return [point_of(obs, area) for obs, area in session.execute(query).all()]
 
 
 def breakdowns(session: Session, indicator_id: str) -> list[Breakdown]:
