@@ -21,7 +21,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -29,10 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from healthycity.core.audit import Audited
-from healthycity.core.db import Base
+from healthycity.core.db import Base, Money
 from healthycity.core.models import utcnow
-
-Money = Numeric(14, 2)
 
 MAYOR = "mayor"
 NHS = "nhs"

@@ -24,7 +24,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -32,9 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from healthycity.core.audit import Audited
-from healthycity.core.db import Base
-
-Money = Numeric(14, 2)
+from healthycity.core.db import Base, Money
 
 PROGRAMME_KIND = "programme"
 PORTFOLIO_LINE_KIND = "portfolio_line"
