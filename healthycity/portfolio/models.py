@@ -256,7 +256,7 @@ class ProgrammeIndicator(_ProgrammeChild, Base):
     programme_slug: Mapped[str] = mapped_column(
         ForeignKey("programme.slug", ondelete="CASCADE"), primary_key=True
     )
-    indicator_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    indicator_id: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 class ProgressUpdate(Audited, Base):

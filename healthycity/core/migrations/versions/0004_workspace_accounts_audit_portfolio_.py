@@ -331,7 +331,7 @@ def upgrade() -> None:
     op.create_table(
         "programme_indicator",
         sa.Column("programme_slug", sa.String(length=100), nullable=False),
-        sa.Column("indicator_id", sa.String(length=32), nullable=False),
+        sa.Column("indicator_id", sa.String(length=100), nullable=False),
         sa.ForeignKeyConstraint(
             ["programme_slug"],
             ["programme.slug"],
