@@ -103,6 +103,7 @@ CLI_MODULES: tuple[str, ...] = (
     "healthycity.portfolio.cli",
     "healthycity.assurance.cli",
     "healthycity.reports.cli",
+    "healthycity.exchange.cli",
 )
 
 

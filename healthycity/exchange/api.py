@@ -1,0 +1,383 @@
+"""The exchange's HTTP API: a FHIR R4 REST facade over the federated read.
+
+Routes translate HTTP into :class:`~healthycity.exchange.service.ExchangeService` calls
+and back; they hold no rules of their own. Every route except ``/metadata`` (which
+describes the server, not a patient) authenticates the bearer token first and audits
+the request whatever the outcome, including refusals of bad tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import httpx
+import orjson
+from fastapi import Body, FastAPI, Path, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.engine import Engine
+
+from healthycity.exchange import nodes
+from healthycity.exchange.access import (
+    ANONYMOUS,
+    JwksUrlKeys,
+    Principal,
+    StaticKeys,
+    TokenError,
+    TokenVerifier,
+)
+from healthycity.exchange.db import make_engine
+from healthycity.exchange.federation import Federator
+from healthycity.exchange.nhsnumber import NHS_NUMBER_SYSTEM
+from healthycity.exchange.service import (
+    SEARCHABLE_TYPES,
+    ExchangeService,
+    Reply,
+    RequestInfo,
+    operation_outcome,
+)
+from healthycity.exchange.settings import ExchangeSettings
+from healthycity.exchange.validation import ResourceValidator
+
+FHIR_JSON = "application/fhir+json"
+
+
+class FhirResponse(Response):
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _reply(reply: Reply) -> FhirResponse:
+    return FhirResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def verifier_from_settings(settings: ExchangeSettings) -> TokenVerifier | None:
+    """The token verifier the settings describe, or None when no keys are configured
+    (then every request is refused: there is no anonymous access)."""
+    if not settings.jwt_issuer or not settings.jwt_audience:
+        return None
+    if settings.jwks_path is not None:
+        keys: StaticKeys | JwksUrlKeys = StaticKeys.from_file(settings.jwks_path)
+    elif settings.jwks_url:
+        keys = JwksUrlKeys(settings.jwks_url)
+    else:
+        return None
+    return TokenVerifier(
+        keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway=settings.jwt_leeway_seconds,
+    )
+
+
+def capability_statement(base_url: str) -> dict[str, Any]:
+    search = [{"name": "patient", "type": "reference"}]
+    resources: list[dict[str, Any]] = [
+        {
+            "type": "Patient",
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [
+                {"name": "identifier", "type": "token"},
+                {"name": "family", "type": "string"},
+                {"name": "given", "type": "string"},
+                {"name": "birthdate", "type": "date"},
+            ],
+            "operation": [
+                {
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                }
+            ],
+        },
+        *(
+            {"type": t, "interaction": [{"code": "search-type"}], "searchParam": search}
+            for t in SEARCHABLE_TYPES
+        ),
+        {"type": "Binary", "interaction": [{"code": "read"}]},
+        {"type": "Consent", "interaction": [{"code": "create"}]},
+    ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-01-01",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "software": {"name": "healthycity pan-London exchange"},
+        "implementation": {"description": "federated read over local exchanges", "url": base_url},
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "Bearer JWT (RS256), SMART scopes, NHS RBAC job roles.",
+                },
+                "resource": resources,
+            }
+        ],
+    }
+
+
+def create_app(
+    settings: ExchangeSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    verifier: TokenVerifier | None = None,
+    clock: Callable[[], datetime] | None = None,
+    base_url: str = "",
+    client: httpx.AsyncClient | None = None,
+) -> FastAPI:
+    """The exchange as an ASGI app. Arguments override what ``settings`` would build
+    (tests and the demo pass their own engine, verifier and clock)."""
+    settings = settings or ExchangeSettings()
+    engine = engine or make_engine(settings.database_url)
+    verifier = verifier or verifier_from_settings(settings)
+    state: dict[str, ExchangeService] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        federator = Federator(
+            client,
+            ResourceValidator(settings.validation_cache_size),
+            breaker_threshold=settings.breaker_failure_threshold,
+            breaker_reset_seconds=settings.breaker_reset_seconds,
+            connect_timeout=settings.node_connect_timeout_seconds,
+        )
+        state["service"] = ExchangeService(
+            engine=engine,
+            settings=settings,
+            federator=federator,
+            clock=clock or (lambda: datetime.now(UTC)),
+            base_url=base_url,
+        )
+        watcher = None
+        if settings.node_health_interval_seconds > 0:
+            watcher = asyncio.create_task(
+                nodes.watch(
+                    engine, settings.node_timeout_seconds, settings.node_health_interval_seconds
+                )
+            )
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            await federator.aclose()
+
+    app = FastAPI(
+        title="healthycity pan-London exchange",
+        description="FHIR R4 federated read over the local exchanges, with consent, "
+        "role-based access and a hash-chained audit trail.",
+        version="1",
+        lifespan=lifespan,
+        default_response_class=FhirResponse,
+    )
+
+    def service() -> ExchangeService:
+        return state["service"]
+
+    def info_of(request: Request, principal: Principal) -> RequestInfo:
+        query = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RequestInfo(
+            principal,
+            query,
+            request.client.host if request.client else None,
+            base_url or str(request.base_url).rstrip("/"),
+        )
+
+    async def authenticate(
+        request: Request, *, interaction: str, action: str
+    ) -> Principal | FhirResponse:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        try:
+            if verifier is None:
+                raise TokenError("the exchange has no token keys configured")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise TokenError("a bearer token is required")
+            return verifier.verify(token.strip())
+        except TokenError as error:
+            reply = await service().refuse(
+                info_of(request, ANONYMOUS),
+                interaction=interaction,
+                action=action,
+                status=401,
+                reason=error.reason,
+            )
+            return _reply(reply)
+
+    @app.get("/metadata", summary="The server's CapabilityStatement (no patient data)")
+    async def metadata() -> FhirResponse:
+        return FhirResponse(capability_statement(base_url))
+
+    @app.get("/Patient", summary="Find a patient by NHS number, or by surname and date of birth")
+    async def search_patient(
+        request: Request,
+        identifier: Annotated[
+            str | None, Query(description=f"{NHS_NUMBER_SYSTEM}|<NHS number>")
+        ] = None,
+        family: Annotated[str | None, Query(max_length=200)] = None,
+        given: Annotated[str | None, Query(max_length=200)] = None,
+        birthdate: Annotated[str | None, Query(max_length=20)] = None,
+    ) -> FhirResponse:
+        principal = await authenticate(request, interaction="search-type", action="search Patient")
+        if isinstance(principal, FhirResponse):
+            return principal
+        info = info_of(request, principal)
+        if identifier is not None:
+            system, bar, value = identifier.rpartition("|")
+            if not bar or system != NHS_NUMBER_SYSTEM:
+                reply = await service().refuse(
+                    info,
+                    interaction="search-type",
+                    action="search Patient (identifier)",
+                    status=400,
+                    reason=f"identifier must be {NHS_NUMBER_SYSTEM}|<NHS number>",
+                )
+                return _reply(reply)
+            return _reply(await service().search_patient_by_nhs_number(info, value))
+        born = _parse_date(birthdate)
+        if family and born is not None:
+            return _reply(await service().search_patient_demographics(info, family, born, given))
+        reply = await service().refuse(
+            info,
+            interaction="search-type",
+            action="search Patient",
+            status=400,
+            reason="search by identifier, or by family and birthdate (YYYY-MM-DD)",
+        )
+        return _reply(reply)
+
+    @app.get("/Patient/{person_id}", summary="One person, composed live from their records")
+    async def read_patient(
+        request: Request, person_id: Annotated[str, Path(max_length=64)]
+    ) -> FhirResponse:
+        principal = await authenticate(request, interaction="read", action="read Patient")
+        if isinstance(principal, FhirResponse):
+            return principal
+        return _reply(await service().read_patient(info_of(request, principal), person_id))
+
+    @app.get("/Patient/{person_id}/$everything", summary="The person's whole record, federated")
+    async def everything(
+        request: Request, person_id: Annotated[str, Path(max_length=64)]
+    ) -> FhirResponse:
+        principal = await authenticate(request, interaction="operation", action="$everything")
+        if isinstance(principal, FhirResponse):
+            return principal
+        return _reply(await service().everything(info_of(request, principal), person_id))
+
+    @app.post(
+        "/Patient/{person_id}/$break-glass",
+        summary="Emergency access: a stated reason, a time limit and an alert",
+    )
+    async def break_glass(
+        request: Request,
+        person_id: Annotated[str, Path(max_length=64)],
+        parameters: Annotated[dict[str, Any], Body()],
+    ) -> FhirResponse:
+        principal = await authenticate(request, interaction="operation", action="break-glass")
+        if isinstance(principal, FhirResponse):
+            return principal
+        reason = ""
+        for parameter in parameters.get("parameter") or []:
+            if isinstance(parameter, dict) and parameter.get("name") == "reason":
+                reason = str(parameter.get("valueString") or "")
+        return _reply(await service().break_glass(info_of(request, principal), person_id, reason))
+
+    @app.get("/Patient/{person_id}/$access-log", summary="Who has accessed this person's record")
+    async def access_log(
+        request: Request, person_id: Annotated[str, Path(max_length=64)]
+    ) -> FhirResponse:
+        principal = await authenticate(request, interaction="search-type", action="access log")
+        if isinstance(principal, FhirResponse):
+            return principal
+        return _reply(await service().access_log(info_of(request, principal), person_id))
+
+    @app.post("/Consent", summary="A citizen states their sharing wishes (FHIR Consent)")
+    async def create_consent(
+        request: Request, resource: Annotated[dict[str, Any], Body()]
+    ) -> FhirResponse:
+        principal = await authenticate(request, interaction="create", action="create Consent")
+        if isinstance(principal, FhirResponse):
+            return principal
+        return _reply(await service().record_consent(info_of(request, principal), resource))
+
+    @app.get("/Binary/{token}", summary="A document's content, through a signed link")
+    async def binary(
+        request: Request, token: Annotated[str, Path(max_length=2000)]
+    ) -> FhirResponse:
+        principal = await authenticate(request, interaction="read", action="read Binary")
+        if isinstance(principal, FhirResponse):
+            return principal
+        return _reply(await service().binary(info_of(request, principal), token))
+
+    for resource_type in SEARCHABLE_TYPES:
+        _add_type_search(app, resource_type, authenticate, info_of, service)
+
+    return app
+
+
+def _add_type_search(
+    app: FastAPI,
+    resource_type: str,
+    authenticate: Callable[..., Any],
+    info_of: Callable[[Request, Principal], RequestInfo],
+    service: Callable[[], ExchangeService],
+) -> None:
+    async def search(
+        request: Request,
+        patient: Annotated[
+            str | None, Query(max_length=80, description="Patient/{id} or {id}")
+        ] = None,
+    ) -> FhirResponse:
+        action = f"search {resource_type}"
+        principal = await authenticate(request, interaction="search-type", action=action)
+        if isinstance(principal, FhirResponse):
+            return principal
+        info = info_of(request, principal)
+        person_id = (patient or "").removeprefix("Patient/")
+        if not person_id:
+            reply = await service().refuse(
+                info,
+                interaction="search-type",
+                action=action,
+                status=400,
+                reason="searches need patient=",
+            )
+            return _reply(reply)
+        return _reply(await service().search_type(info, resource_type, person_id))
+
+    app.add_api_route(
+        f"/{resource_type}",
+        search,
+        methods=["GET"],
+        summary=f"{resource_type} resources for one patient, from every node",
+        name=f"search_{resource_type}",
+    )
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    text = value.removeprefix("eq")
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+__all__ = ["create_app", "capability_statement", "operation_outcome"]

@@ -1,0 +1,432 @@
+"""``healthycity exchange ...``: run, inspect and demonstrate the exchange.
+
+The top-level CLI mounts :data:`app`. Every command imports what it needs inside its
+own body, so that ``healthycity --help`` (which imports this module) stays fast:
+FastAPI, SQLAlchemy, fhir.resources and Splink are not loaded until a command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from healthycity.exchange.settings import ExchangeSettings
+
+app = typer.Typer(
+    name="exchange",
+    help="The pan-London information exchange (FHIR R4 federated read, consent, audit).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+nodes_app = typer.Typer(help="The registry of local exchanges (nodes).", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Possible identity matches awaiting a decision.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
+app.add_typer(nodes_app, name="nodes")
+app.add_typer(review_app, name="review")
+
+_DB_KEY = "healthycity.exchange.database"
+
+
+@app.callback()
+def _exchange(
+    ctx: typer.Context,
+    database: str | None = typer.Option(
+        None,
+        "--exchange-database",
+        help="The exchange's own database URL (default: HEALTHYCITY_EXCHANGE_DATABASE_URL, "
+        "else sqlite:///./var/exchange.db). Never the partnership database.",
+        metavar="URL",
+    ),
+) -> None:
+    ctx.meta[_DB_KEY] = database
+
+
+def _settings(ctx: typer.Context) -> ExchangeSettings:
+    from pydantic import ValidationError
+
+    from healthycity.exchange.settings import ExchangeSettings
+
+    database = ctx.meta.get(_DB_KEY)
+    try:
+        return ExchangeSettings(database_url=database) if database else ExchangeSettings()
+    except ValidationError as error:
+        for problem in error.errors(include_url=False, include_input=False):
+            typer.echo(f"error: {problem['msg']}", err=True)
+        raise typer.Exit(2) from error
+
+
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Create or upgrade the exchange's schema."""
+    from healthycity.exchange.db import upgrade
+
+    settings = _settings(ctx)
+    upgrade(settings.database_url)
+    typer.echo(f"exchange schema is up to date ({settings.database_url})")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8081, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, min=1, help="Worker processes (the fan-out is CPU-bound; one per core)."
+    ),
+) -> None:
+    """Serve the exchange's FHIR API (migrating its schema first)."""
+    import os
+
+    import uvicorn
+
+    from healthycity.exchange.api import create_app
+    from healthycity.exchange.db import upgrade
+
+    settings = _settings(ctx)
+    upgrade(settings.database_url)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    # Each worker builds its own app from the environment, so pass the database on.
+    os.environ["HEALTHYCITY_EXCHANGE_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "healthycity.exchange.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Check the audit chain; exit 1 if any row was edited or deleted."""
+    from healthycity.exchange import audit
+    from healthycity.exchange.db import make_engine, transaction
+
+    engine = make_engine(_settings(ctx).database_url)
+    try:
+        with transaction(engine) as session:
+            report = audit.verify(session)
+    finally:
+        engine.dispose()
+    typer.echo(f"rows checked: {report.rows}")
+    typer.echo(f"chain head:   {report.head_seq} {report.head_hash}")
+    if report.ok:
+        typer.echo("audit chain verified: no edits, deletions or truncation")
+        return
+    for problem in report.problems:
+        typer.echo(f"FAIL: {problem}", err=True)
+    raise typer.Exit(1)
+
+
+@nodes_app.command("add")
+def nodes_add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="A short unique name."),
+    base_url: str = typer.Argument(..., help="The node's FHIR base URL."),
+    sub_region: str = typer.Option("", help="North, north-east, south-east, south-west..."),
+    credential_env: str | None = typer.Option(
+        None, help="Name of the environment variable holding the node's bearer credential."
+    ),
+    timeout: float | None = typer.Option(None, help="Per-node timeout in seconds."),
+) -> None:
+    """Register a node (or update the one with this name)."""
+    from healthycity.exchange import nodes
+    from healthycity.exchange.db import make_engine, transaction, upgrade
+
+    settings = _settings(ctx)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(engine) as session:
+            nodes.register_node(
+                session,
+                name=name,
+                base_url=base_url,
+                sub_region=sub_region,
+                credential_env=credential_env,
+                timeout_seconds=timeout,
+            )
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    finally:
+        engine.dispose()
+    typer.echo(f"registered {name} at {base_url}")
+
+
+@nodes_app.command("list")
+def nodes_list(ctx: typer.Context) -> None:
+    """The registered nodes and their last known health."""
+    from healthycity.exchange import nodes
+    from healthycity.exchange.db import make_engine, transaction
+
+    engine = make_engine(_settings(ctx).database_url)
+    try:
+        with transaction(engine) as session:
+            for node in nodes.all_nodes(session):
+                checked = node.last_checked_at.isoformat() if node.last_checked_at else "never"
+                typer.echo(
+                    f"{node.name}\t{node.base_url}\t{node.sub_region}\t{node.status}\t{checked}"
+                )
+    finally:
+        engine.dispose()
+
+
+@nodes_app.command("check")
+def nodes_check(ctx: typer.Context) -> None:
+    """Ask every node for its CapabilityStatement and record who is up."""
+    import asyncio
+
+    import httpx
+
+    from healthycity.exchange import nodes
+    from healthycity.exchange.db import make_engine, transaction
+
+    settings = _settings(ctx)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(engine) as session:
+            targets = [
+                nodes.target_of(n, settings.node_timeout_seconds) for n in nodes.all_nodes(session)
+            ]
+
+        async def run() -> list[nodes.Health]:
+            async with httpx.AsyncClient(trust_env=False) as client:
+                return list(await asyncio.gather(*(nodes.check(client, t) for t in targets)))
+
+        results = asyncio.run(run())
+        with transaction(engine) as session:
+            nodes.record_health(session, results)
+    finally:
+        engine.dispose()
+    for health in results:
+        typer.echo(f"{health.name}\t{health.status}\t{health.error or ''}")
+
+
+@review_app.command("list")
+def review_list(ctx: typer.Context) -> None:
+    """Open review items: a node's record and the person it may be."""
+    from sqlalchemy import select
+
+    from healthycity.exchange.db import make_engine, transaction
+    from healthycity.exchange.models import Node, ReviewItem
+
+    engine = make_engine(_settings(ctx).database_url)
+    try:
+        with transaction(engine) as session:
+            rows = session.execute(
+                select(ReviewItem, Node.name)
+                .join(Node, Node.id == ReviewItem.node_id)
+                .where(ReviewItem.status == "open")
+                .order_by(ReviewItem.probability.desc())
+            ).all()
+            for item, node in rows:
+                typer.echo(
+                    f"{item.id}\t{node}/Patient/{item.local_id}\t{item.candidate_person_id}"
+                    f"\t{item.probability:.3f}\t{item.reason}"
+                )
+    finally:
+        engine.dispose()
+
+
+@review_app.command("decide")
+def review_decide(
+    ctx: typer.Context,
+    item: int = typer.Argument(..., help="The review item's id."),
+    link: bool = typer.Option(
+        ..., "--link/--keep-apart", help="Link the record to the candidate, or keep apart."
+    ),
+    reviewer: str = typer.Option(..., help="Who decided (recorded in the audit trail)."),
+) -> None:
+    """Close a review item (audited)."""
+    from healthycity.exchange import identity
+    from healthycity.exchange.db import make_engine, transaction
+
+    engine = make_engine(_settings(ctx).database_url)
+    try:
+        with transaction(engine) as session:
+            identity.decide_review(session, item, link=link, actor=reviewer)
+    except LookupError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    finally:
+        engine.dispose()
+    typer.echo(f"review item {item}: {'linked' if link else 'kept apart'}")
+
+
+@app.command()
+def demo(
+    node_count: int = typer.Option(3, "--nodes", min=1, max=50, help="Local exchanges to start."),
+    data: Path | None = typer.Option(
+        None,
+        help="A folder of Synthea output (bulk NDJSON and/or Bundles). Without it, a "
+        "small made-up population is used.",
+        exists=True,
+    ),
+    port: int = typer.Option(8081, help="Port for the exchange."),
+    latency_ms: float = typer.Option(0.0, help="Latency each node adds to every response."),
+    seed: int = typer.Option(0, help="Seed for the population's perturbations."),
+    seconds: float | None = typer.Option(
+        None, help="Stop after this many seconds (default: run until interrupted)."
+    ),
+    database: Path | None = typer.Option(
+        None, help="SQLite file for the demo's exchange database (default: a temporary one)."
+    ),
+) -> None:
+    """Start N local exchange nodes on loopback with Synthea data spread across them
+    (perturbed identities), index them, print demo tokens, and serve the exchange."""
+    import tempfile
+    import time
+    from collections import Counter
+
+    from sqlalchemy import func, select
+
+    from healthycity.exchange import demo as population
+    from healthycity.exchange.db import make_engine, transaction, upgrade
+    from healthycity.exchange.harness import Harness
+    from healthycity.exchange.matching import FellegiSunterModel
+    from healthycity.exchange.models import PersonLink, ReviewItem
+    from healthycity.exchange.nhsnumber import NHS_NUMBER_SYSTEM
+    from healthycity.exchange.settings import ExchangeSettings
+    from healthycity.exchange.testserver import Faults
+
+    workdir = Path(tempfile.mkdtemp(prefix="healthycity-exchange-demo-"))
+    db_path = database or workdir / "exchange.db"
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)
+    people = population.load_people(data) if data else population.synthetic_people(60, seed=seed)
+    if not people:
+        typer.echo(f"error: no Patients found in {data}", err=True)
+        raise typer.Exit(2)
+    built = population.build_population(people, node_count, seed=seed)
+    harness = Harness(
+        engine,
+        settings=ExchangeSettings(node_timeout_seconds=2.0),
+        scorer=FellegiSunterModel.default(),
+        exchange_port=port,
+    )
+    for index, store in enumerate(built.stores):
+        harness.add_node(f"node-{index:02d}", store, Faults(latency_ms=latency_ms))
+    typer.echo(f"loading {len(people)} people onto {node_count} nodes and indexing them...")
+    with harness:
+        for source_id, number in built.numbers.items():
+            practice = f"F8{built.home[source_id]:04d}"
+            try:
+                harness.relate(number, "gp", practice)
+            except LookupError:
+                continue
+        with transaction(engine) as session:
+            methods = Counter(m for (m,) in session.execute(select(PersonLink.method)).all())
+            reviews = session.execute(select(func.count()).select_from(ReviewItem)).scalar_one()
+        first_number = next(iter(built.numbers.values()))
+        first_practice = f"F8{built.home[next(iter(built.numbers))]:04d}"
+        issuer = harness.issuer
+        tokens = {
+            f"GP at {first_practice}": issuer.mint(
+                subject="demo-gp", role="R8000", organisation=first_practice, lifetime=86400
+            ),
+            "A&E clinician at RAL01 (no relationship: must break glass)": issuer.mint(
+                subject="demo-ae", role="R8000", organisation="RAL01", lifetime=86400
+            ),
+            f"receptionist at {first_practice}": issuer.mint(
+                subject="demo-reception",
+                role="R8009",
+                organisation=first_practice,
+                lifetime=86400,
+            ),
+            "privacy officer": issuer.mint(
+                subject="demo-privacy", role="R0001", organisation="X26", lifetime=86400
+            ),
+            f"citizen {first_number}": issuer.mint(
+                subject="demo-citizen",
+                role="citizen",
+                scope="patient/*.read patient/Consent.write",
+                patient=first_number,
+                lifetime=86400,
+            ),
+        }
+        typer.echo("")
+        for name, handle in harness.nodes.items():
+            typer.echo(f"node {name}: {handle.url}  ({handle.store.count()} resources)")
+        typer.echo(f"index links by method: {dict(methods)}; review queue: {reviews}")
+        typer.echo(f"exchange: {harness.exchange_url}   database: {db_path}")
+        typer.echo("")
+        for name, token in tokens.items():
+            typer.echo(f"token ({name}):\n  {token}\n")
+        gp = next(iter(tokens.values()))
+        typer.echo("try:")
+        typer.echo(
+            f'  curl -s -H "Authorization: Bearer {gp[:16]}..." '
+            f"'{harness.exchange_url}/Patient?identifier={NHS_NUMBER_SYSTEM}|{first_number}'"
+        )
+        typer.echo("  then GET /Patient/{id}/$everything with the id from the search")
+        sys.stdout.flush()
+        try:
+            deadline = None if seconds is None else time.monotonic() + seconds
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            typer.echo("stopping")
+    engine.dispose()
+
+
+@app.command("link")
+def link_command(
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="CSV extracts."),
+    mappings: list[str] = typer.Option(
+        ..., "--map", help="field=column, e.g. given_name=first_name (repeat)."
+    ),
+    output: Path = typer.Option(..., help="Where to write file,row,record_id,cluster_id."),
+    review: Path | None = typer.Option(None, help="Write possible matches here for review."),
+    match_threshold: float = typer.Option(0.95, min=0.0, max=1.0),
+    possible_threshold: float = typer.Option(0.5, min=0.0, max=1.0),
+    model_output: Path | None = typer.Option(
+        None, help="Also save the trained model as JSON for the online scorer."
+    ),
+) -> None:
+    """Link CSV extracts with Splink and write a cluster id for every input record."""
+    import orjson
+
+    from healthycity.exchange import linkage
+
+    try:
+        mapping = linkage.parse_mapping(mappings)
+        records, problems = linkage.read_extracts(files, mapping)
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    for example in problems.examples:
+        typer.echo(f"warning: {example}", err=True)
+    for name, count in sorted(problems.counts.items()):
+        typer.echo(f"warning: {count} unusable {name} value(s) treated as missing", err=True)
+    result = linkage.link(
+        records, match_threshold=match_threshold, possible_threshold=possible_threshold
+    )
+    linkage.write_clusters(output, records, result.clusters)
+    if review is not None:
+        linkage.write_review(review, records, result.review)
+    if model_output is not None and result.model is not None:
+        model_output.write_bytes(orjson.dumps(result.model.to_json(), option=orjson.OPT_INDENT_2))
+    clusters = len(set(result.clusters))
+    typer.echo(
+        f"{len(records)} records in {clusters} clusters; {len(result.review)} possible "
+        f"match(es) for review; {result.twins_refused} twin pair(s) kept apart -> {output}"
+    )
+
+
+def register(cli: typer.Typer) -> None:
+    """Mount these commands as ``healthycity exchange``."""
+    cli.add_typer(
+        app, name="exchange", help="The pan-London FHIR R4 exchange: its own app and database."
+    )

@@ -1,0 +1,843 @@
+"""The exchange's operations: every read goes through one gate, and every request is audited.
+
+The shape of a federated read is always the same, and lives in :meth:`ExchangeService.
+_federated` so that no route can skip a step:
+
+1. *Grounds* for this requester and person are loaded: the person and their records at
+   each node, legitimate relationships, an active break-glass grant, the consents.
+2. A *pre-check* refuses early (and audits the refusal) when the role policy and scopes
+   allow none of the requested types, so nodes are not even asked.
+3. The nodes are asked concurrently (:mod:`federation`), outside any transaction.
+4. In **one transaction**: the grounds are read again (a consent recorded while the
+   nodes were answering is honoured), each resource type is checked against the role
+   policy, the consent session releases what may be shown (:func:`consent.release`),
+   and the AuditEvent saying what was returned and withheld is appended. The response
+   is built only after that transaction commits.
+
+Routes (``api.py``) only translate HTTP into these calls and back.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from healthycity.exchange import audit, identity
+from healthycity.exchange.access import (
+    AccessDecision,
+    AccessPolicy,
+    Principal,
+    decide,
+)
+from healthycity.exchange.binarylinks import BinaryLinks
+from healthycity.exchange.consent import (
+    Candidate,
+    ConsentFormatError,
+    ConsentSession,
+    compile_consent,
+    release,
+)
+from healthycity.exchange.db import transaction
+from healthycity.exchange.federation import Federator, NodeRequest, NodeTarget, merge, searchset
+from healthycity.exchange.grounds import Grounds, load_grounds
+from healthycity.exchange.models import (
+    Alert,
+    BreakGlassGrant,
+    ConsentRecord,
+    Person,
+)
+from healthycity.exchange.nhsnumber import NHS_NUMBER_SYSTEM, validated
+from healthycity.exchange.sensitivity import SensitivityClassifier
+from healthycity.exchange.settings import ExchangeSettings
+from healthycity.exchange.validation import ResourceValidator
+
+log = logging.getLogger("healthycity.exchange")
+
+#: The resource types a ``{type}?patient=`` search may ask for.
+SEARCHABLE_TYPES = (
+    "Observation",
+    "Condition",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Encounter",
+    "Immunization",
+    "Procedure",
+    "DocumentReference",
+)
+PERSON_SYSTEM = "https://healthycity.invalid/Id/exchange-person"
+
+
+def operation_outcome(code: str, text: str, severity: str = "error") -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": code, "diagnostics": text}],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """The HTTP request as the audit trail needs it."""
+
+    principal: Principal
+    query: str
+    client: str | None = None
+    base: str = ""  # the exchange's own base URL as this request reached it
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ExchangeService:
+    """The exchange's operations over its database and the nodes."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: ExchangeSettings,
+        federator: Federator,
+        policy: AccessPolicy | None = None,
+        classifier: SensitivityClassifier | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        base_url: str = "",
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.federator = federator
+        self.policy = policy or AccessPolicy.default()
+        self.classifier = classifier or SensitivityClassifier.default()
+        self.clock = clock
+        self.base_url = base_url.rstrip("/")
+        secret = settings.binary_link_secret
+        key = secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
+        self.links = BinaryLinks(key, settings.binary_link_seconds)
+
+    @property
+    def validator(self) -> ResourceValidator:
+        return self.federator.validator
+
+    # --- grounds --------------------------------------------------------------------
+
+    def _grounds(
+        self,
+        session: Session,
+        principal: Principal,
+        person_id: str,
+        now: datetime,
+        *,
+        links: list[tuple[NodeTarget, str]] | None = None,
+    ) -> Grounds | None:
+        return load_grounds(
+            session,
+            principal,
+            person_id,
+            now,
+            policy=self.policy,
+            node_timeout=self.settings.node_timeout_seconds,
+            links=links,
+        )
+
+    def _session(self, principal: Principal, grounds: Grounds, now: datetime) -> ConsentSession:
+        return grounds.consent_session(principal, now)
+
+    # --- auditing -------------------------------------------------------------------
+
+    def _entry(
+        self,
+        info: RequestInfo,
+        *,
+        interaction: str,
+        action: str,
+        outcome: audit.Outcome,
+        desc: str,
+        person_id: str | None = None,
+    ) -> audit.AuditEntry:
+        p = info.principal
+        return audit.AuditEntry(
+            interaction=interaction,
+            action=action,
+            outcome=outcome,
+            outcome_desc=desc,
+            subject=p.subject,
+            role=p.role,
+            organisation=p.organisation,
+            issuer=p.issuer or None,
+            purpose=p.purpose,
+            person_id=person_id,
+            query=info.query,
+            client_address=info.client,
+        )
+
+    def record_refusal(
+        self,
+        info: RequestInfo,
+        *,
+        interaction: str,
+        action: str,
+        status: int,
+        reason: str,
+        person_id: str | None = None,
+    ) -> Reply:
+        """Audit a refused request and build its reply (401/403/404/400)."""
+        with transaction(self.engine) as session:
+            audit.append(
+                session,
+                self._entry(
+                    info,
+                    interaction=interaction,
+                    action=action,
+                    outcome="4" if status < 500 else "8",
+                    desc=f"refused ({status}): {reason}",
+                    person_id=person_id if person_id and status != 404 else None,
+                ),
+                now=self.clock(),
+            )
+        code = {401: "login", 403: "forbidden", 404: "not-found"}.get(status, "invalid")
+        headers = {}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        text = reason if status != 404 else "not found"
+        return Reply(status, operation_outcome(code, text), headers)
+
+    async def refuse(
+        self,
+        info: RequestInfo,
+        *,
+        interaction: str,
+        action: str,
+        status: int,
+        reason: str,
+        person_id: str | None = None,
+    ) -> Reply:
+        return await to_thread.run_sync(
+            lambda: self.record_refusal(
+                info,
+                interaction=interaction,
+                action=action,
+                status=status,
+                reason=reason,
+                person_id=person_id,
+            )
+        )
+
+    # --- the federated read ---------------------------------------------------------
+
+    async def _federated(
+        self,
+        info: RequestInfo,
+        *,
+        person_id: str,
+        interaction: str,
+        action: str,
+        requested_types: Sequence[str],
+        plan: Callable[[list[tuple[NodeTarget, str]]], list[NodeRequest]],
+        finish: Callable[[list[tuple[dict[str, Any], str]], list[dict[str, Any]], Grounds], Reply],
+    ) -> Reply:
+        principal = info.principal
+        now = self.clock()
+
+        def precheck() -> Grounds | Reply:
+            with transaction(self.engine) as session:
+                grounds = self._grounds(session, principal, person_id, now)
+            if grounds is None:
+                return self.record_refusal(
+                    info, interaction=interaction, action=action, status=404, reason="no person"
+                )
+            decisions = self._decisions(principal, requested_types, grounds)
+            if not any(d.allowed for d in decisions.values()):
+                reason = next(iter(decisions.values())).reason
+                return self.record_refusal(
+                    info,
+                    interaction=interaction,
+                    action=action,
+                    status=403,
+                    reason=reason,
+                    person_id=person_id,
+                )
+            return grounds
+
+        checked = await to_thread.run_sync(precheck)
+        if isinstance(checked, Reply):
+            return checked
+        results = await self.federator.gather(plan(checked.links))
+        merged = merge(results)
+
+        def decide_and_record() -> Reply:
+            with transaction(self.engine) as session:
+                grounds = self._grounds(
+                    session, principal, person_id, self.clock(), links=checked.links
+                )
+                if grounds is None:  # the person was unlinked meanwhile
+                    raise LookupError(person_id)
+                types = [str(c.resource.get("resourceType")) for c in merged.candidates]
+                decisions = self._decisions(principal, types or requested_types, grounds)
+                allowed = [c for c in merged.candidates if decisions[c.ref.split("/")[0]].allowed]
+                role_withheld = Counter(
+                    f"role policy: {c.ref.split('/')[0]}"
+                    for c in merged.candidates
+                    if not decisions[c.ref.split("/")[0]].allowed
+                )
+                consent = self._session(principal, grounds, now)
+                released = release(consent, allowed, self.classifier)
+                shown = [
+                    (
+                        self.links.rewrite(
+                            r, origin, person_id, principal.subject, self.base_url or info.base
+                        ),
+                        origin,
+                    )
+                    for r, origin in released.resources
+                ]
+                outcome = released.outcome
+                entry = self._entry(
+                    info,
+                    interaction=interaction,
+                    action=action,
+                    outcome="0",
+                    desc=f"returned {len(shown)}, withheld "
+                    f"{outcome.withheld + sum(role_withheld.values())}",
+                    person_id=person_id,
+                )
+                entry.returned = Counter(str(r.get("resourceType")) for r, _ in shown)
+                entry.withheld = outcome.withheld + sum(role_withheld.values())
+                entry.withheld_reasons = outcome.reasons + role_withheld
+                entry.redacted = outcome.redacted
+                entry.overridden = outcome.overridden
+                entry.break_glass_reason = grounds.grant.reason if grounds.grant else None
+                entry.node_issues = tuple(merged.node_summaries)
+                audit.append(session, entry, now=self.clock())
+                return finish(shown, merged.issues, grounds)
+
+        try:
+            return await to_thread.run_sync(decide_and_record)
+        except LookupError:
+            return await self.refuse(
+                info, interaction=interaction, action=action, status=404, reason="no person"
+            )
+
+    def _decisions(
+        self, principal: Principal, types: Sequence[str], grounds: Grounds
+    ) -> dict[str, AccessDecision]:
+        return {
+            t: decide(
+                principal,
+                t,
+                "read",
+                basis=grounds.basis,
+                patient_nhs_number=grounds.person.nhs_number,
+                policy=self.policy,
+            )
+            for t in dict.fromkeys(types)
+        }
+
+    # --- operations -----------------------------------------------------------------
+
+    async def everything(self, info: RequestInfo, person_id: str) -> Reply:
+        def plan(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
+            return [
+                NodeRequest(node, f"Patient/{local}/$everything", {}, patient=local)
+                for node, local in links
+            ]
+
+        def finish(
+            shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], _: Grounds
+        ) -> Reply:
+            return Reply(200, searchset(shown, issues, self_link=self._self(info)))
+
+        return await self._federated(
+            info,
+            person_id=person_id,
+            interaction="operation",
+            action="$everything",
+            requested_types=["Patient", *SEARCHABLE_TYPES],
+            plan=plan,
+            finish=finish,
+        )
+
+    async def search_type(self, info: RequestInfo, resource_type: str, person_id: str) -> Reply:
+        def plan(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
+            return [
+                NodeRequest(node, resource_type, {"patient": local}, patient=local)
+                for node, local in links
+            ]
+
+        def finish(
+            shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], _: Grounds
+        ) -> Reply:
+            matching = [(r, o) for r, o in shown if r.get("resourceType") == resource_type]
+            return Reply(200, searchset(matching, issues, self_link=self._self(info)))
+
+        return await self._federated(
+            info,
+            person_id=person_id,
+            interaction="search-type",
+            action=f"search {resource_type}",
+            requested_types=[resource_type],
+            plan=plan,
+            finish=finish,
+        )
+
+    async def read_patient(
+        self, info: RequestInfo, person_id: str, *, as_search: bool = False
+    ) -> Reply:
+        """The person as one Patient, composed live from the nodes' records."""
+
+        def plan(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
+            return [
+                NodeRequest(node, f"Patient/{local}", {}, patient=local) for node, local in links
+            ]
+
+        def finish(
+            shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], grounds: Grounds
+        ) -> Reply:
+            patients = [(r, o) for r, o in shown if r.get("resourceType") == "Patient"]
+            if not patients:
+                if as_search:
+                    return Reply(200, searchset([], issues, self_link=self._self(info)))
+                return Reply(404, operation_outcome("not-found", "not found"))
+            golden = self._golden(grounds, patients)
+            if as_search:
+                entries = [(golden, self.base_url)]
+                return Reply(200, searchset(entries, issues, self_link=self._self(info)))
+            return Reply(200, golden)
+
+        return await self._federated(
+            info,
+            person_id=person_id,
+            interaction="search-type" if as_search else "read",
+            action="search Patient (identifier)" if as_search else "read Patient",
+            requested_types=["Patient"],
+            plan=plan,
+            finish=finish,
+        )
+
+    def _golden(
+        self, grounds: Grounds, patients: list[tuple[dict[str, Any], str]]
+    ) -> dict[str, Any]:
+        """One Patient for the person: demographics from the first node's (released)
+        record, identifiers and links from all of them."""
+        first = patients[0][0]
+        person = grounds.person
+        identifiers: list[dict[str, Any]] = [{"system": PERSON_SYSTEM, "value": person.id}]
+        if person.nhs_number:
+            identifiers.append({"system": NHS_NUMBER_SYSTEM, "value": person.nhs_number})
+        links = []
+        security: list[Any] = []
+        for resource, origin in patients:
+            identifiers.append({"system": f"{origin}/Patient", "value": resource["id"]})
+            links.append(
+                {"other": {"reference": f"{origin}/Patient/{resource['id']}"}, "type": "seealso"}
+            )
+            for label in (resource.get("meta") or {}).get("security", []):
+                if label not in security:
+                    security.append(label)
+        golden = {
+            key: value
+            for key, value in first.items()
+            if key
+            in (
+                "name",
+                "gender",
+                "birthDate",
+                "address",
+                "telecom",
+                "deceasedBoolean",
+                "deceasedDateTime",
+                "generalPractitioner",
+                "communication",
+            )
+        }
+        meta: dict[str, Any] = {"source": self.base_url or "urn:healthycity:exchange"}
+        if security:
+            meta["security"] = security
+        return {
+            "resourceType": "Patient",
+            "id": person.id,
+            "meta": meta,
+            "identifier": identifiers,
+            **golden,
+            "link": links,
+        }
+
+    async def search_patient_by_nhs_number(self, info: RequestInfo, number: str) -> Reply:
+        valid = validated(number)
+        if valid is None:
+            return await self.refuse(
+                info,
+                interaction="search-type",
+                action="search Patient (identifier)",
+                status=400,
+                reason="not a valid NHS number",
+            )
+
+        def lookup() -> str | None:
+            with transaction(self.engine) as session:
+                person = identity.person_by_nhs_number(session, valid)
+                return person.id if person else None
+
+        person_id = await to_thread.run_sync(lookup)
+        if person_id is None:
+            return await to_thread.run_sync(
+                lambda: self._empty_search(info, "search Patient (identifier)")
+            )
+        return await self.read_patient(info, person_id, as_search=True)
+
+    def _empty_search(self, info: RequestInfo, action: str) -> Reply:
+        with transaction(self.engine) as session:
+            audit.append(
+                session,
+                self._entry(
+                    info, interaction="search-type", action=action, outcome="0", desc="no match"
+                ),
+                now=self.clock(),
+            )
+        return Reply(200, searchset([], [], self_link=self._self(info)))
+
+    async def search_patient_demographics(
+        self, info: RequestInfo, family: str, birth_date: date, given: str | None
+    ) -> Reply:
+        """A PDS-style trace on the index: scored matches, each released through consent
+        and audited against the person it discloses."""
+        principal = info.principal
+        now = self.clock()
+
+        def run() -> Reply:
+            with transaction(self.engine) as session:
+                found = identity.search_persons(
+                    session, family=family, birth_date=birth_date, given=given
+                )
+                entries: list[tuple[dict[str, Any], str]] = []
+                scores: dict[int, float] = {}
+                for person, score in found:
+                    grounds = self._grounds(session, principal, person.id, now)
+                    if grounds is None:
+                        continue
+                    decision = self._decisions(principal, ["Patient"], grounds)["Patient"]
+                    if not decision.allowed:
+                        continue
+                    summary = self._index_patient(person)
+                    released = release(
+                        self._session(principal, grounds, now),
+                        [Candidate(summary, self.base_url or "urn:healthycity:exchange")],
+                        self.classifier,
+                    )
+                    if not released.resources:
+                        continue
+                    scores[len(entries)] = score
+                    entries.append(released.resources[0])
+                    entry = self._entry(
+                        info,
+                        interaction="search-type",
+                        action="search Patient (demographics)",
+                        outcome="0",
+                        desc=f"match score {score:.2f}",
+                        person_id=person.id,
+                    )
+                    entry.returned = {"Patient": 1}
+                    audit.append(session, entry, now=now)
+                withheld = len(found) - len(entries)
+                if not entries:
+                    entry = self._entry(
+                        info,
+                        interaction="search-type",
+                        action="search Patient (demographics)",
+                        outcome="0",
+                        desc="no match shown",
+                    )
+                    entry.withheld = withheld
+                    audit.append(session, entry, now=now)
+            return Reply(200, searchset(entries, [], self_link=self._self(info), scores=scores))
+
+        return await to_thread.run_sync(run)
+
+    def _index_patient(self, person: Person) -> dict[str, Any]:
+        patient: dict[str, Any] = {
+            "resourceType": "Patient",
+            "id": person.id,
+            "meta": {"source": self.base_url or "urn:healthycity:exchange"},
+            "identifier": [{"system": PERSON_SYSTEM, "value": person.id}],
+        }
+        if person.nhs_number:
+            patient["identifier"].append({"system": NHS_NUMBER_SYSTEM, "value": person.nhs_number})
+        name: dict[str, Any] = {}
+        if person.family_name:
+            name["family"] = person.family_name
+        if person.given_name:
+            name["given"] = [person.given_name]
+        if name:
+            patient["name"] = [name]
+        if person.birth_date:
+            patient["birthDate"] = person.birth_date.isoformat()
+        if person.sex:
+            patient["gender"] = person.sex
+        if person.postcode and not person.restricted:
+            patient["address"] = [{"postalCode": person.postcode}]
+        if person.restricted:
+            patient["meta"]["security"] = [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}
+            ]
+        return patient
+
+    async def binary(self, info: RequestInfo, token: str) -> Reply:
+        principal = info.principal
+        link = self.links.open(token, principal.subject)
+        if link is None:
+            return await self.refuse(
+                info,
+                interaction="read",
+                action="read Binary",
+                status=403,
+                reason="the document link is invalid, expired or not yours",
+            )
+        person_id = str(link["p"])
+
+        def plan(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
+            return [
+                NodeRequest(node, f"Binary/{link['b']}", {}, patient=None)
+                for node, _ in links
+                if node.base_url == link["n"]
+            ][:1]
+
+        def finish(
+            shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], _: Grounds
+        ) -> Reply:
+            binaries = [r for r, _ in shown if r.get("resourceType") == "Binary"]
+            if binaries:
+                return Reply(200, binaries[0])
+            if issues:
+                return Reply(502, {"resourceType": "OperationOutcome", "issue": issues})
+            return Reply(404, operation_outcome("not-found", "not found"))
+
+        return await self._federated(
+            info,
+            person_id=person_id,
+            interaction="read",
+            action="read Binary",
+            requested_types=["Binary"],
+            plan=plan,
+            finish=finish,
+        )
+
+    async def break_glass(self, info: RequestInfo, person_id: str, reason: str) -> Reply:
+        principal = info.principal
+        now = self.clock()
+        action = "break-glass"
+
+        def run() -> Reply:
+            with transaction(self.engine) as session:
+                person = session.get(Person, person_id)
+                refusal: tuple[int, str] | None
+                if person is None:
+                    refusal = (404, "no person")
+                else:
+                    decision = decide(
+                        principal,
+                        "Patient",
+                        "break-glass",
+                        basis="none",
+                        patient_nhs_number=person.nhs_number,
+                        policy=self.policy,
+                    )
+                    refusal = None if decision.allowed else (403, decision.reason)
+                    if (
+                        refusal is None
+                        and len(reason.strip()) < self.settings.break_glass_min_reason_chars
+                    ):
+                        refusal = (400, "break-glass needs a stated reason")
+                if refusal is None:
+                    expires = now + timedelta(minutes=self.settings.break_glass_minutes)
+                    grant = BreakGlassGrant(
+                        id=str(uuid.uuid4()),
+                        subject=principal.subject,
+                        role=principal.role,
+                        organisation=principal.organisation,
+                        person_id=person_id,
+                        reason=reason.strip(),
+                        started_at=now,
+                        expires_at=expires,
+                    )
+                    session.add(grant)
+                    session.add(
+                        Alert(
+                            kind="break-glass",
+                            subject=principal.subject,
+                            person_id=person_id,
+                            message=f"{principal.subject} ({principal.role}, "
+                            f"{principal.organisation}) broke glass: {reason.strip()}; "
+                            f"until {expires.isoformat()}",
+                            created_at=now,
+                        )
+                    )
+                    entry = self._entry(
+                        info,
+                        interaction="operation",
+                        action=action,
+                        outcome="0",
+                        desc=f"granted until {expires.isoformat()}",
+                        person_id=person_id,
+                    )
+                    entry.purpose = "ETREAT"
+                    entry.break_glass_reason = reason.strip()
+                    audit.append(session, entry, now=now)
+                    log.warning(
+                        "break-glass by %s for %s: %s", principal.subject, person_id, reason
+                    )
+                    return Reply(
+                        201,
+                        {
+                            "resourceType": "Parameters",
+                            "parameter": [
+                                {"name": "grant", "valueString": grant.id},
+                                {"name": "expires", "valueInstant": _instant(expires)},
+                            ],
+                        },
+                    )
+            return self.record_refusal(
+                info,
+                interaction="operation",
+                action=action,
+                status=refusal[0],
+                reason=refusal[1],
+                person_id=person_id,
+            )
+
+        return await to_thread.run_sync(run)
+
+    async def access_log(self, info: RequestInfo, person_id: str) -> Reply:
+        """Who has accessed this person's record (for the citizen or a privacy officer)."""
+        principal = info.principal
+        now = self.clock()
+
+        def run() -> Reply:
+            with transaction(self.engine) as session:
+                grounds = self._grounds(session, principal, person_id, now)
+                if grounds is None:
+                    refusal: tuple[int, str] | None = (404, "no person")
+                else:
+                    decision = self._decisions(principal, ["AuditEvent"], grounds)["AuditEvent"]
+                    refusal = None if decision.allowed else (403, decision.reason)
+                if refusal is None:
+                    events = list(audit.events_for_person(session, person_id))[:1000]
+                    entry = self._entry(
+                        info,
+                        interaction="search-type",
+                        action="search AuditEvent",
+                        outcome="0",
+                        desc=f"returned {len(events)}",
+                        person_id=person_id,
+                    )
+                    entry.returned = {"AuditEvent": len(events)}
+                    audit.append(session, entry, now=now)
+                    origin = self.base_url or "urn:healthycity:exchange"
+                    return Reply(
+                        200,
+                        searchset([(e, origin) for e in events], [], self_link=self._self(info)),
+                    )
+            return self.record_refusal(
+                info,
+                interaction="search-type",
+                action="search AuditEvent",
+                status=refusal[0],
+                reason=refusal[1],
+                person_id=person_id,
+            )
+
+        return await to_thread.run_sync(run)
+
+    async def record_consent(self, info: RequestInfo, resource: Mapping[str, Any]) -> Reply:
+        """A citizen states their wishes: store a Consent about their own record."""
+        principal = info.principal
+        now = self.clock()
+        action = "create Consent"
+        reference = str((resource.get("patient") or {}).get("reference", ""))
+        person_id = reference.removeprefix("Patient/") if reference.startswith("Patient/") else ""
+        problem: str | None = None
+        if resource.get("resourceType") != "Consent":
+            problem = "the body must be a Consent"
+        elif not person_id:
+            problem = "Consent.patient must reference Patient/{id}"
+        else:
+            verdict = self.validator.check(resource)
+            if not verdict.ok:
+                problem = f"invalid Consent ({verdict.problem})"
+            else:
+                try:
+                    compile_consent(resource)
+                except ConsentFormatError as error:
+                    problem = str(error)
+        if problem is not None:
+            return await self.refuse(
+                info, interaction="create", action=action, status=400, reason=problem
+            )
+
+        def run() -> Reply:
+            with transaction(self.engine) as session:
+                grounds = self._grounds(session, principal, person_id, now)
+                if grounds is None:
+                    refusal: tuple[int, str] | None = (404, "no person")
+                else:
+                    decision = decide(
+                        principal,
+                        "Consent",
+                        "write",
+                        basis=grounds.basis,
+                        patient_nhs_number=grounds.person.nhs_number,
+                        policy=self.policy,
+                    )
+                    refusal = None if decision.allowed else (403, decision.reason)
+                if refusal is None:
+                    record = ConsentRecord(
+                        person_id=person_id,
+                        resource=dict(resource),
+                        status=str(resource.get("status")),
+                        recorded_at=now,
+                        recorded_by=principal.subject,
+                    )
+                    session.add(record)
+                    session.flush()
+                    stored = dict(resource) | {"id": f"consent-{record.id}"}
+                    record.resource = stored
+                    audit.append(
+                        session,
+                        self._entry(
+                            info,
+                            interaction="create",
+                            action=action,
+                            outcome="0",
+                            desc=f"stored consent-{record.id}",
+                            person_id=person_id,
+                        ),
+                        now=now,
+                    )
+                    return Reply(201, stored, {"Location": f"Consent/consent-{record.id}"})
+            return self.record_refusal(
+                info,
+                interaction="create",
+                action=action,
+                status=refusal[0],
+                reason=refusal[1],
+                person_id=person_id,
+            )
+
+        return await to_thread.run_sync(run)
+
+    def _self(self, info: RequestInfo) -> str:
+        return f"{self.base_url or info.base}/{info.query.lstrip('/')}"
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,119 @@
+"""Settings for the exchange, read from ``HEALTHYCITY_EXCHANGE_*`` environment variables.
+
+The exchange has its own settings class (not the partnership's) because its trust
+boundary is different: a mistake here discloses patient records. So outside
+``development`` the class refuses to start with missing or weak security settings rather
+than falling back to something that merely works.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+#: Secrets shorter than this (in bytes) are refused outside development: the Binary
+#: capability links are HMAC-signed with it, and a short key can be brute-forced.
+MIN_SECRET_BYTES = 32
+
+_KNOWN_WEAK_SECRETS = frozenset(
+    {"changeme", "change-me", "secret", "development", "dev", "password", "test"}
+)
+
+
+class InsecureSettingsError(ValueError):
+    """Settings that would be unsafe in the chosen environment (pydantic reports it as a
+    ValidationError whose message lists every problem)."""
+
+
+class ExchangeSettings(BaseSettings):
+    """Every knob of the exchange, with safe defaults for a developer's machine."""
+
+    model_config = SettingsConfigDict(env_prefix="HEALTHYCITY_EXCHANGE_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./var/exchange.db",
+        description="the exchange's own database (never the partnership's)",
+    )
+    environment: Environment = Field(
+        "development", description="outside development, missing security settings are refused"
+    )
+
+    jwt_issuer: str | None = Field(None, description="required `iss` of bearer tokens")
+    jwt_audience: str | None = Field(None, description="required `aud` of bearer tokens")
+    jwks_path: Path | None = Field(None, description="JWKS file with the RS256 signing keys")
+    jwks_url: str | None = Field(None, description="JWKS URL (instead of a file)")
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="clock skew allowed on token expiry"
+    )
+
+    node_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="per-node time limit for a federated read"
+    )
+    node_connect_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="per-node time limit to connect"
+    )
+    node_health_interval_seconds: float = Field(
+        default=60.0, ge=0, description="seconds between node health checks (0: off)"
+    )
+    breaker_failure_threshold: int = Field(
+        default=3, ge=1, description="failures in a row that open a node's circuit breaker"
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, description="seconds before an open breaker tries the node again"
+    )
+
+    break_glass_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="how long emergency access lasts"
+    )
+    break_glass_min_reason_chars: int = Field(
+        default=10, ge=1, description="shortest reason accepted for emergency access"
+    )
+
+    binary_link_secret: SecretStr | None = Field(
+        None, description="signs Binary document links; 32+ bytes outside development"
+    )
+    binary_link_seconds: int = Field(
+        default=300, ge=10, le=3600, description="how long a Binary document link works"
+    )
+
+    validation_cache_size: int = Field(
+        default=200_000, ge=0, description="resource versions whose validation verdict is kept"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_insecure_outside_development(self) -> ExchangeSettings:
+        if self.environment == "development":
+            return self
+        problems = self.security_problems()
+        if problems:
+            raise InsecureSettingsError(
+                f"refusing to run the exchange in {self.environment}: " + "; ".join(problems)
+            )
+        return self
+
+    def security_problems(self) -> list[str]:
+        """Everything that would make these settings unsafe outside development."""
+        problems: list[str] = []
+        if not self.jwt_issuer:
+            problems.append("HEALTHYCITY_EXCHANGE_JWT_ISSUER is not set")
+        if not self.jwt_audience:
+            problems.append("HEALTHYCITY_EXCHANGE_JWT_AUDIENCE is not set")
+        if not self.jwks_path and not self.jwks_url:
+            problems.append("neither HEALTHYCITY_EXCHANGE_JWKS_PATH nor _JWKS_URL is set")
+        if self.jwks_url and urlparse(self.jwks_url).scheme != "https":
+            problems.append("HEALTHYCITY_EXCHANGE_JWKS_URL must use https")
+        secret = self.binary_link_secret.get_secret_value() if self.binary_link_secret else ""
+        if not secret:
+            problems.append("HEALTHYCITY_EXCHANGE_BINARY_LINK_SECRET is not set")
+        elif len(secret.encode()) < MIN_SECRET_BYTES or secret.lower() in _KNOWN_WEAK_SECRETS:
+            problems.append(
+                f"HEALTHYCITY_EXCHANGE_BINARY_LINK_SECRET is weak (needs {MIN_SECRET_BYTES}+ "
+                "random bytes)"
+            )
+        return problems
