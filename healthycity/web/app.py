@@ -20,7 +20,15 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 # Modules that add pages or API routes: each exposes `register(app: FastAPI) -> None`.
 # Add a line here to mount a module; nothing else in this file needs to change.
-WEB_MODULES: tuple[str, ...] = ("healthycity.outcomes.pages",)
+WEB_MODULES: tuple[str, ...] = (
+    "healthycity.outcomes.pages",
+    "healthycity.workspace.pages",
+    "healthycity.portfolio.pages",
+    "healthycity.portfolio.api",
+    "healthycity.assurance.pages",
+    "healthycity.assurance.api",
+    "healthycity.reports.pages",
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

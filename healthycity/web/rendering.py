@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from healthycity.web.templating import environment
 
-NAVIGATION: tuple[tuple[str, str], ...] = (("Home", "/"),)
+NAVIGATION: tuple[tuple[str, str], ...] = (("Home", "/"), ("Indicators and areas", "/search"))
 
 
 def page_context(request: Request, title: str) -> dict[str, Any]:

@@ -1,0 +1,788 @@
+"""The open data API, version 1: indicators, areas, data, comparisons, targets.
+
+Why versioned and typed: scripts and other councils' dashboards will depend on these
+shapes, so every response has a pydantic model, the OpenAPI document at
+``/api/v1/openapi.json`` is generated from them, and a breaking change means ``/api/v2``.
+Every figure comes from ``healthycity.outcomes.queries`` — the same numbers as the pages
+and their twins. The API is read-only and public, so GET requests are allowed from any
+origin (CORS), and the documentation at ``/api/v1/docs`` is a plain server-rendered
+page built from the OpenAPI document (no external scripts, nothing to load from a CDN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from healthycity import __version__
+from healthycity.geography.models import Area
+from healthycity.outcomes import models as m
+from healthycity.outcomes import queries as q
+
+PREFIX = "/api/v1"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+CODE_PATTERN = r"^[A-Za-z0-9]{1,16}$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+TEXT_PATTERN = r"^[^\x00-\x1f]{1,100}$"
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found"}}
+
+router = APIRouter(prefix=PREFIX)
+
+IndicatorId = Annotated[str, Path(pattern=ID_PATTERN, description="Indicator ID, e.g. 90631")]
+AreaCode = Annotated[str, Path(pattern=CODE_PATTERN, description="ONS area code, e.g. E09000007")]
+Slug = Annotated[str, Path(pattern=SLUG_PATTERN, description="Slug, e.g. healthy-start")]
+
+
+# ------------------------------------------------------------------------- models
+
+
+class Link(BaseModel):
+    kind: str = Field(description="aspiration or commitment")
+    slug: str
+
+
+class IndicatorOut(BaseModel):
+    id: str
+    name: str
+    unit: str | None
+    value_type: str
+    polarity: str | None
+    source: str = Field(description="pack, fingertips or csv: where the definition came from")
+    fingertips_id: str | None
+    links: list[Link]
+
+
+class TargetOut(BaseModel):
+    link_kind: str
+    link_slug: str
+    statement: str
+    kind: str
+    status: str = Field(description="set or not_set (the source left the figure open)")
+    value: float | None
+    unit: str | None
+    target_period: str | None
+
+
+class IndicatorDetail(IndicatorOut):
+    definition: str | None
+    rationale: str | None
+    methodology: str | None
+    multiplier: float | None
+    numerator_definition: str | None
+    numerator_source: str | None
+    denominator_definition: str | None
+    denominator_source: str | None
+    standard_population: str | None
+    confidence_interval_method: str | None
+    disclosure_control: str | None
+    caveats: str | None
+    data_source: str | None
+    frequency: str | None
+    last_updated: str | None
+    targets: list[TargetOut]
+
+
+class ObservationOut(BaseModel):
+    area_code: str
+    area_name: str
+    area_type: str
+    period: str
+    time_period_sortable: int
+    sex: str
+    age: str
+    category_type: str
+    category: str
+    value: float | None
+    lower_ci95: float | None
+    upper_ci95: float | None
+    lower_ci998: float | None
+    upper_ci998: float | None
+    count: float | None
+    denominator: float | None
+    value_note: str | None
+    illustrative: bool
+
+
+class DataOut(BaseModel):
+    indicator_id: str
+    total: int
+    offset: int
+    limit: int
+    rows: list[ObservationOut]
+
+
+class ComparisonRow(BaseModel):
+    area_code: str
+    area_name: str
+    value: float | None
+    lower_ci95: float | None
+    upper_ci95: float | None
+    comparison: str = Field(description="better, similar, worse, higher, lower, not compared")
+    method: str | None
+    confidence: float | None
+
+
+class ComparisonsOut(BaseModel):
+    indicator_id: str
+    benchmark: str
+    benchmark_value: float | None
+    period: str | None
+    sex: str | None
+    age: str | None
+    illustrative: bool
+    rows: list[ComparisonRow]
+
+
+class TrendOut(BaseModel):
+    indicator_id: str
+    area_code: str
+    outcome: str | None
+    method: str | None
+    points: int
+
+
+class ProgressOut(BaseModel):
+    statement: str
+    link_kind: str
+    link_slug: str
+    status: str = Field(description="achieved, on track, off track, not set, not enough data")
+    method: str
+    target_value: float | None
+    target_period: str | None
+
+
+class AreaOut(BaseModel):
+    code: str
+    name: str
+    area_type: str
+    parent_code: str | None
+
+
+class AreaDetail(AreaOut):
+    population: int | None
+    children: list[AreaOut]
+
+
+class ProfileRow(BaseModel):
+    indicator_id: str
+    indicator_name: str
+    period: str
+    value: float | None
+    benchmark_value: float | None
+    comparison: str
+    peers: int
+    peer_minimum: float | None
+    peer_median: float | None
+    peer_maximum: float | None
+
+
+class ThemeOut(BaseModel):
+    slug: str
+    number: int | None
+    title: str
+    statements: list[str]
+    indicator_ids: list[str]
+
+
+class StatusOut(BaseModel):
+    last_updated: str | None
+    illustrative: bool
+    real_observations: int
+    illustrative_observations: int
+    releases: int
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _session(request: Request) -> Iterator[Session]:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with sessions() as session:
+        yield session
+
+
+def _missing(what: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"unknown {what}")
+
+
+def _links(session: Session) -> dict[str, list[Link]]:
+    found: dict[str, list[Link]] = {}
+    for indicator_id, kind, slug in session.execute(
+        select(m.IndicatorLink.indicator_id, m.IndicatorLink.kind, m.IndicatorLink.slug).order_by(
+            m.IndicatorLink.id
+        )
+    ):
+        found.setdefault(indicator_id, []).append(Link(kind=kind, slug=slug))
+    return found
+
+
+def _indicator_out(row: m.Indicator, links: list[Link]) -> IndicatorOut:
+    return IndicatorOut(
+        id=row.id,
+        name=row.name,
+        unit=row.unit,
+        value_type=row.value_type,
+        polarity=row.polarity,
+        source=row.source,
+        fingertips_id=row.fingertips_id,
+        links=links,
+    )
+
+
+def _breakdown(session: Session, indicator_id: str, sex: str | None, age: str | None) -> Any:
+    if sex is None and age is None:
+        return q.headline_breakdown(session, indicator_id)
+    for b in q.breakdowns(session, indicator_id):
+        if (sex is None or b.sex == sex) and (age is None or b.age == age):
+            return b
+    raise HTTPException(status_code=404, detail="no data for that sex and age")
+
+
+# ------------------------------------------------------------------------- routes
+
+
+@router.get("/status", response_model=StatusOut, summary="When the data last changed")
+def status(request: Request) -> StatusOut:
+    """Whether the data are illustrative, and when they were last loaded."""
+    with _session(request) as session:
+        found = q.data_status(session)
+    return StatusOut(
+        last_updated=found.last_updated.isoformat() if found.last_updated else None,
+        illustrative=found.illustrative,
+        real_observations=found.real_observations,
+        illustrative_observations=found.illustrative_observations,
+        releases=found.releases,
+    )
+
+
+@router.get("/indicators", response_model=list[IndicatorOut], summary="Every indicator")
+def indicators(
+    request: Request,
+    aspiration: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
+    commitment: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
+) -> list[IndicatorOut]:
+    """The catalogue and every indicator loaded from a file, optionally those linked to
+    one aspiration or commitment."""
+    with _session(request) as session:
+        links = _links(session)
+        rows = session.scalars(select(m.Indicator).order_by(m.Indicator.id)).all()
+        found = []
+        for row in rows:
+            mine = links.get(row.id, [])
+            if aspiration and not any(
+                x.kind == m.LINK_ASPIRATION and x.slug == aspiration for x in mine
+            ):
+                continue
+            if commitment and not any(
+                x.kind == m.LINK_COMMITMENT and x.slug == commitment for x in mine
+            ):
+                continue
+            found.append(_indicator_out(row, mine))
+    return found
+
+
+@router.get(
+    "/indicators/{indicator_id}",
+    response_model=IndicatorDetail,
+    responses=NOT_FOUND,
+    summary="One indicator's metadata and targets",
+)
+def indicator(request: Request, indicator_id: IndicatorId) -> IndicatorDetail:
+    with _session(request) as session:
+        row = session.get(m.Indicator, indicator_id)
+        if row is None:
+            raise _missing("indicator")
+        base = _indicator_out(row, _links(session).get(row.id, []))
+        return IndicatorDetail(
+            **base.model_dump(),
+            definition=row.definition,
+            rationale=row.rationale,
+            methodology=row.methodology,
+            multiplier=row.multiplier,
+            numerator_definition=row.numerator_definition,
+            numerator_source=row.numerator_source,
+            denominator_definition=row.denominator_definition,
+            denominator_source=row.denominator_source,
+            standard_population=row.standard_population,
+            confidence_interval_method=row.confidence_interval_method,
+            disclosure_control=row.disclosure_control,
+            caveats=row.caveats,
+            data_source=row.data_source,
+            frequency=row.frequency,
+            last_updated=row.last_updated,
+            targets=[
+                TargetOut(
+                    link_kind=t.link_kind,
+                    link_slug=t.link_slug,
+                    statement=t.statement,
+                    kind=t.kind,
+                    status=t.status,
+                    value=t.value,
+                    unit=t.unit,
+                    target_period=t.target_period,
+                )
+                for t in row.targets
+            ],
+        )
+
+
+@router.get(
+    "/indicators/{indicator_id}/data",
+    response_model=DataOut,
+    responses=NOT_FOUND,
+    summary="An indicator's observations",
+)
+def data(
+    request: Request,
+    indicator_id: IndicatorId,
+    area: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    period: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
+    sex: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
+    age: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> DataOut:
+    """Every figure, filtered by area, period, sex or age, oldest first, in pages."""
+    from sqlalchemy import func
+
+    with _session(request) as session:
+        if session.get(m.Indicator, indicator_id) is None:
+            raise _missing("indicator")
+        query = (
+            select(m.Observation, Area)
+            .join(Area, Area.code == m.Observation.area_code)
+            .where(m.Observation.indicator_id == indicator_id)
+        )
+        if area is not None:
+            query = query.where(m.Observation.area_code == area)
+        if period is not None:
+            query = query.where(m.Observation.period == period)
+        if sex is not None:
+            query = query.where(m.Observation.sex == sex)
+        if age is not None:
+            query = query.where(m.Observation.age == age)
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = session.execute(
+            query.order_by(
+                m.Observation.time_period_sortable,
+                m.Observation.area_code,
+                m.Observation.sex,
+                m.Observation.age,
+                m.Observation.category_type,
+                m.Observation.category,
+            )
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        out = [
+            ObservationOut(
+                area_code=o.area_code,
+                area_name=a.name,
+                area_type=a.area_type,
+                period=o.period,
+                time_period_sortable=o.time_period_sortable,
+                sex=o.sex,
+                age=o.age,
+                category_type=o.category_type,
+                category=o.category,
+                value=o.value,
+                lower_ci95=o.lower_ci95,
+                upper_ci95=o.upper_ci95,
+                lower_ci998=o.lower_ci998,
+                upper_ci998=o.upper_ci998,
+                count=o.count,
+                denominator=o.denominator,
+                value_note=o.value_note,
+                illustrative=o.illustrative,
+            )
+            for o, a in rows
+        ]
+    return DataOut(indicator_id=indicator_id, total=total, offset=offset, limit=limit, rows=out)
+
+
+@router.get(
+    "/indicators/{indicator_id}/comparisons",
+    response_model=ComparisonsOut,
+    responses=NOT_FOUND,
+    summary="Every area compared with a benchmark",
+)
+def comparisons(
+    request: Request,
+    indicator_id: IndicatorId,
+    benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = q.ENGLAND,
+    period: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
+    sex: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
+    age: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
+) -> ComparisonsOut:
+    """The latest period (or ``period``), each area judged against ``benchmark`` by
+    Fingertips' rules (the benchmark's value inside the area's 95% interval is similar)."""
+    with _session(request) as session:
+        if session.get(m.Indicator, indicator_id) is None:
+            raise _missing("indicator")
+        if session.get(Area, benchmark) is None:
+            raise _missing("benchmark area")
+        chosen = _breakdown(session, indicator_id, sex, age)
+        latest = q.latest_values(
+            session, indicator_id, benchmark=benchmark, breakdown=chosen, period=period
+        )
+    assert latest is not None
+    return ComparisonsOut(
+        indicator_id=indicator_id,
+        benchmark=benchmark,
+        benchmark_value=latest.benchmark.value if latest.benchmark else None,
+        period=latest.period,
+        sex=latest.breakdown.sex if latest.period else None,
+        age=latest.breakdown.age if latest.period else None,
+        illustrative=latest.illustrative,
+        rows=[
+            ComparisonRow(
+                area_code=r.point.area_code,
+                area_name=r.point.area_name,
+                value=r.point.value,
+                lower_ci95=r.point.lower_ci95,
+                upper_ci95=r.point.upper_ci95,
+                comparison=r.comparison.outcome if r.comparison else "not compared",
+                method=r.comparison.method if r.comparison else None,
+                confidence=r.comparison.confidence if r.comparison else None,
+            )
+            for r in latest.rows
+        ],
+    )
+
+
+@router.get(
+    "/indicators/{indicator_id}/targets",
+    response_model=list[ProgressOut],
+    responses=NOT_FOUND,
+    summary="Progress to each target",
+)
+def targets(request: Request, indicator_id: IndicatorId) -> list[ProgressOut]:
+    """Progress of the city to each of the indicator's targets, with the method used."""
+    with _session(request) as session:
+        row = session.get(m.Indicator, indicator_id)
+        if row is None:
+            raise _missing("indicator")
+        info = q.indicator_info(row)
+        series = q.time_series(session, indicator_id, [q.LONDON])[q.LONDON]
+        progress = q.target_progress(info, list(row.targets), series)
+    return [
+        ProgressOut(
+            statement=p.statement,
+            link_kind=p.link_kind,
+            link_slug=p.link_slug,
+            status=str(p.status),
+            method=p.method,
+            target_value=p.target_value,
+            target_period=p.target_period,
+        )
+        for p in progress
+    ]
+
+
+@router.get(
+    "/indicators/{indicator_id}/trend",
+    response_model=TrendOut,
+    responses=NOT_FOUND,
+    summary="Recent trend of one area",
+)
+def trend(
+    request: Request,
+    indicator_id: IndicatorId,
+    area: Annotated[str, Query(pattern=CODE_PATTERN)] = q.LONDON,
+) -> TrendOut:
+    """The recent trend over the last five points (Fingertips' rule) for ``area``."""
+    with _session(request) as session:
+        if session.get(m.Indicator, indicator_id) is None:
+            raise _missing("indicator")
+        if session.get(Area, area) is None:
+            raise _missing("area")
+        points = q.time_series(session, indicator_id, [area])[area]
+        found = q.recent_trend(session, indicator_id, area) if points else None
+    return TrendOut(
+        indicator_id=indicator_id,
+        area_code=area,
+        outcome=str(found.outcome) if found else None,
+        method=str(found.method) if found else None,
+        points=len(points),
+    )
+
+
+def _area_out(area: Area) -> AreaOut:
+    return AreaOut(
+        code=area.code, name=area.name, area_type=area.area_type, parent_code=area.parent_code
+    )
+
+
+@router.get("/areas", response_model=list[AreaOut], summary="Every area")
+def areas(
+    request: Request,
+    area_type: Annotated[str | None, Query(alias="type", pattern=TEXT_PATTERN)] = None,
+    parent: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+) -> list[AreaOut]:
+    """Areas the site knows, by name; filter by ``type`` (local_authority, sub_region,
+    region, country…) or by ``parent`` code."""
+    with _session(request) as session:
+        query = select(Area).order_by(Area.name)
+        if area_type is not None:
+            query = query.where(Area.area_type == area_type)
+        if parent is not None:
+            query = query.where(Area.parent_code == parent)
+        return [_area_out(a) for a in session.scalars(query)]
+
+
+@router.get(
+    "/areas/{area_code}", response_model=AreaDetail, responses=NOT_FOUND, summary="One area"
+)
+def area(request: Request, area_code: AreaCode) -> AreaDetail:
+    with _session(request) as session:
+        row = session.get(Area, area_code)
+        if row is None:
+            raise _missing("area")
+        children = session.scalars(
+            select(Area).where(Area.parent_code == area_code).order_by(Area.name)
+        ).all()
+        return AreaDetail(
+            **_area_out(row).model_dump(),
+            population=row.population,
+            children=[_area_out(c) for c in children],
+        )
+
+
+@router.get(
+    "/areas/{area_code}/profile",
+    response_model=list[ProfileRow],
+    responses=NOT_FOUND,
+    summary="An area's spine chart data",
+)
+def profile(
+    request: Request,
+    area_code: AreaCode,
+    benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = q.ENGLAND,
+) -> list[ProfileRow]:
+    """Every indicator with data for the area: its latest value, the benchmark's, the
+    comparison and the range across areas of the same type."""
+    with _session(request) as session:
+        if session.get(Area, area_code) is None:
+            raise _missing("area")
+        if session.get(Area, benchmark) is None:
+            raise _missing("benchmark area")
+        rows = q.area_profile(session, area_code, benchmark=benchmark)
+    return [
+        ProfileRow(
+            indicator_id=r.indicator.id,
+            indicator_name=r.indicator.name,
+            period=r.period,
+            value=r.area.value,
+            benchmark_value=r.benchmark.value if r.benchmark else None,
+            comparison=r.comparison.outcome if r.comparison else "not compared",
+            peers=r.peers.count,
+            peer_minimum=r.peers.minimum,
+            peer_median=r.peers.median,
+            peer_maximum=r.peers.maximum,
+        )
+        for r in rows
+    ]
+
+
+def _theme_ids(session: Session, kind: str, slug: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(m.IndicatorLink.indicator_id)
+            .where(m.IndicatorLink.kind == kind, m.IndicatorLink.slug == slug)
+            .order_by(m.IndicatorLink.id)
+        )
+    )
+
+
+def _aspiration_out(session: Session, row: m.Aspiration) -> ThemeOut:
+    return ThemeOut(
+        slug=row.slug,
+        number=row.number,
+        title=row.title,
+        statements=[a.statement for a in row.ambitions],
+        indicator_ids=_theme_ids(session, m.LINK_ASPIRATION, row.slug),
+    )
+
+
+def _commitment_out(session: Session, row: m.Commitment) -> ThemeOut:
+    priority = session.get(m.VisionPriority, row.priority_slug) if row.priority_slug else None
+    return ThemeOut(
+        slug=row.slug,
+        number=priority.number if priority else None,
+        title=priority.name if priority else row.slug,
+        statements=[row.statement],
+        indicator_ids=_theme_ids(session, m.LINK_COMMITMENT, row.slug),
+    )
+
+
+@router.get("/aspirations", response_model=list[ThemeOut], summary="The city's aspirations")
+def aspirations(request: Request) -> list[ThemeOut]:
+    with _session(request) as session:
+        rows = session.scalars(select(m.Aspiration).order_by(m.Aspiration.number)).all()
+        return [_aspiration_out(session, r) for r in rows]
+
+
+@router.get(
+    "/aspirations/{slug}", response_model=ThemeOut, responses=NOT_FOUND, summary="One aspiration"
+)
+def aspiration(request: Request, slug: Slug) -> ThemeOut:
+    with _session(request) as session:
+        row = session.get(m.Aspiration, slug)
+        if row is None:
+            raise _missing("aspiration")
+        return _aspiration_out(session, row)
+
+
+@router.get("/commitments", response_model=list[ThemeOut], summary="The shared commitments")
+def commitments(request: Request) -> list[ThemeOut]:
+    with _session(request) as session:
+        rows = session.scalars(select(m.Commitment).order_by(m.Commitment.sort_order)).all()
+        return [_commitment_out(session, r) for r in rows]
+
+
+@router.get(
+    "/commitments/{slug}", response_model=ThemeOut, responses=NOT_FOUND, summary="One commitment"
+)
+def commitment(request: Request, slug: Slug) -> ThemeOut:
+    with _session(request) as session:
+        row = session.get(m.Commitment, slug)
+        if row is None:
+            raise _missing("commitment")
+        return _commitment_out(session, row)
+
+
+# ------------------------------------------------------------------------- documents
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the routes above (cached: it never changes at run time)."""
+    from fastapi.openapi.utils import get_openapi
+
+    return get_openapi(
+        title="healthycity open data API",
+        version=f"1 (healthycity {__version__})",
+        description=(
+            "Public health indicators for the city, its sub-regions and boroughs: metadata, "
+            "observations with 95% and 99.8% confidence intervals, comparisons with a "
+            "benchmark by Fingertips' rules, recent trends and progress to targets. "
+            "Read-only; GET from any origin."
+        ),
+        routes=router.routes,
+    )
+
+
+docs_router = APIRouter()
+
+
+@docs_router.get("/api/v1/openapi.json", include_in_schema=False)
+def openapi_json() -> JSONResponse:
+    return JSONResponse(openapi_document())
+
+
+@docs_router.get("/api/v1/docs", include_in_schema=False, response_class=HTMLResponse)
+def docs(request: Request) -> HTMLResponse:
+    """A readable reference built from the OpenAPI document, with no scripts at all."""
+    from healthycity.web.rendering import render
+
+    document = openapi_document()
+    endpoints = []
+    for path, methods in document.get("paths", {}).items():
+        for method, operation in methods.items():
+            parameters = [
+                {
+                    "name": p.get("name", ""),
+                    "where": p.get("in", ""),
+                    "required": bool(p.get("required")),
+                    "type": _type_text(p.get("schema", {})),
+                    "description": p.get("description") or p.get("schema", {}).get("title", ""),
+                    "default": p.get("schema", {}).get("default"),
+                }
+                for p in operation.get("parameters", [])
+            ]
+            endpoints.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": operation.get("summary", ""),
+                    "description": operation.get("description", ""),
+                    "parameters": parameters,
+                    "anchor": operation.get("operationId", path),
+                    "example": path.replace("{indicator_id}", "90631")
+                    .replace("{area_code}", "E09000007")
+                    .replace("{slug}", "healthy-start"),
+                }
+            )
+    return render(
+        request,
+        "outcomes/api_docs.html",
+        title="Open data API",
+        endpoints=endpoints,
+        info=document.get("info", {}),
+    )
+
+
+def _type_text(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        kinds = [s.get("type", "") for s in schema["anyOf"] if s.get("type") != "null"]
+        return " or ".join(k for k in kinds if k) or "any"
+    return str(schema.get("type", "any"))
+
+
+class ApiCors:
+    """CORS for the API only: GET from any origin, nothing else, no credentials.
+
+    It also puts back the ``Allow`` header a 405 answer must carry (RFC 9110), which
+    the app's generic error handler does not copy from the exception.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_methods=["GET"],
+            allow_headers=["Accept", "Accept-Language", "Content-Language", "Content-Type"],
+            max_age=86400,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message.get("status") == 405:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                message = {**message, "headers": [*headers, (b"allow", b"GET, HEAD")]}
+            await send(message)
+
+        await self.cors(scope, receive, send_with_allow)
+
+
+def register(app: FastAPI) -> None:
+    """Mount the API, its OpenAPI document and docs page, and CORS for GET."""
+    app.include_router(docs_router)
+    app.include_router(router)
+    app.add_middleware(ApiCors)
+
+    @app.get(PREFIX, include_in_schema=False)
+    def index() -> Response:
+        return JSONResponse(
+            {
+                "openapi": f"{PREFIX}/openapi.json",
+                "docs": f"{PREFIX}/docs",
+                "endpoints": sorted(openapi_document().get("paths", {})),
+            }
+        )

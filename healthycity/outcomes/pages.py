@@ -1,0 +1,464 @@
+"""The public outcomes pages: home, aspirations, commitments, indicators, areas,
+inequalities and search, each with ``.json`` and ``.csv`` twins and a CSV per chart.
+
+Why the handlers are thin: ``healthycity.outcomes.dashboard`` builds each page's data
+(cached per data version) and this module only validates the request, picks the twin's
+content and hands the rest to a template. A bad or unknown parameter becomes a 400 or
+404 page here, never a server error, and the same handler serves the live site and the
+static export (which renders through the app itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+
+from healthycity.outcomes import dashboard as d
+from healthycity.outcomes import models as m
+from healthycity.web.twins import Page, Table, json_response, twin_routes
+
+router = APIRouter()
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+@contextmanager
+def _session(request: Request) -> Iterator[Session]:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with sessions() as session:
+        yield session
+
+
+def page_cache(app: Any) -> d.PageCache:
+    """The app's page cache (created on first use, so tests can build apps freely)."""
+    cache = getattr(app.state, "outcomes_cache", None)
+    if cache is None:
+        cache = d.PageCache()
+        app.state.outcomes_cache = cache
+    return cache
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    """Turn the dashboard's refusals into the right HTTP answers."""
+    try:
+        yield
+    except d.NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except d.BadChoice as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+def _query(**values: str | None) -> str:
+    return urlencode({k: v for k, v in values.items() if v})
+
+
+def _csv(table: Table, filename: str) -> Response:
+    return Response(
+        table.to_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )
+
+
+def _chart_response(charts: list[d.Chart], chart: str, filename: str, suffix: str) -> Response:
+    found = next((c for c in charts if c.name == chart), None)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"This page has no chart called {chart!r}.")
+    if suffix == ".vl.json":
+        from healthycity.core.charts import VEGA_LITE_SCHEMA
+
+        return json_response({"$schema": VEGA_LITE_SCHEMA, **found.spec})
+    return _csv(found.table, f"{filename}-{chart}")
+
+
+def illustrative_flag(app: Any) -> Any:
+    """A zero-argument callable for the banner: is any shown figure illustrative?
+
+    Checked against the data version on every call (one small query) and remembered
+    per version, so the banner appears the moment demo data are loaded and goes the
+    moment real data replace them.
+    """
+    remembered: dict[str, bool] = {}
+
+    def illustrative() -> bool:
+        from healthycity.outcomes.queries import data_status
+
+        sessions: sessionmaker[Session] = app.state.sessions
+        try:
+            with sessions() as session:
+                version = d.data_version(session)
+                if version not in remembered:
+                    remembered.clear()
+                    remembered[version] = data_status(session).illustrative
+                return remembered[version]
+        except Exception:  # noqa: BLE001 - the banner must never break a page
+            return False
+
+    return illustrative
+
+
+# --------------------------------------------------------------------------- home
+
+
+@twin_routes(router, "/")
+def home(request: Request) -> Page:
+    with _session(request) as session:
+        data = d.home(session, page_cache(request.app))
+    return Page(
+        template="outcomes/home.html",
+        title="How London is doing" if data.city_name == "London" else "Home",
+        context={"page": data},
+        data=_home_json(data),
+        table=data.table,
+        filename="home",
+    )
+
+
+def _home_json(data: d.HomeData) -> dict[str, Any]:
+    return {
+        "pack": data.pack_name,
+        "goal": data.goal,
+        "last_updated": data.last_updated.isoformat() if data.last_updated else None,
+        "illustrative": data.illustrative,
+        "summaries": data.table.records(),
+    }
+
+
+@router.get("/index.json", include_in_schema=False)
+def home_json(request: Request) -> Response:
+    with _session(request) as session:
+        data = d.home(session, page_cache(request.app))
+    return json_response(_home_json(data))
+
+
+@router.get("/index.csv", include_in_schema=False)
+def home_csv(request: Request) -> Response:
+    with _session(request) as session:
+        data = d.home(session, page_cache(request.app))
+    return _csv(data.table, "home")
+
+
+# --------------------------------------------------------------------------- themes
+
+
+def _theme_page(data: d.ThemeData, path: str) -> Page:
+    kind = "Aspiration" if data.kind == "aspiration" else "Commitment"
+    title = f"{kind} {data.number}: {data.title}" if data.kind == "aspiration" else data.title
+    return Page(
+        template="outcomes/theme.html",
+        title=title,
+        context={"page": data, "heading": title, "path": path},
+        data={
+            "kind": data.kind,
+            "slug": data.slug,
+            "title": data.title,
+            "statements": data.statements,
+            "status": {
+                "indicators": data.status.indicators,
+                "better": data.status.better,
+                "similar": data.status.similar,
+                "worse": data.status.worse,
+                "not_compared": data.status.other,
+                "targets": data.status.target_sentence,
+            },
+            "illustrative": data.illustrative,
+            "indicators": data.table.records(),
+            "charts": {c.name: c.as_data() for c in ([data.heat_map] if data.heat_map else [])},
+        },
+        table=data.table,
+        filename=f"{data.kind}-{data.slug}",
+    )
+
+
+@twin_routes(router, "/aspirations/{slug}")
+def aspiration(request: Request, slug: str) -> Page:
+    with _session(request) as session, _answering():
+        data = d.aspiration(session, page_cache(request.app), slug)
+    return _theme_page(data, f"/aspirations/{slug}")
+
+
+@twin_routes(router, "/commitments/{slug}")
+def commitment(request: Request, slug: str) -> Page:
+    with _session(request) as session, _answering():
+        data = d.commitment(session, page_cache(request.app), slug)
+    return _theme_page(data, f"/commitments/{slug}")
+
+
+@router.get("/aspirations/{slug}/chart-{chart}.csv", include_in_schema=False)
+def aspiration_chart(request: Request, slug: str, chart: str) -> Response:
+    with _session(request) as session, _answering():
+        data = d.aspiration(session, page_cache(request.app), slug)
+    return _chart_response(
+        [data.heat_map] if data.heat_map else [], chart, f"aspiration-{slug}", ".csv"
+    )
+
+
+@router.get("/commitments/{slug}/chart-{chart}.csv", include_in_schema=False)
+def commitment_chart(request: Request, slug: str, chart: str) -> Response:
+    with _session(request) as session, _answering():
+        data = d.commitment(session, page_cache(request.app), slug)
+    return _chart_response(
+        [data.heat_map] if data.heat_map else [], chart, f"commitment-{slug}", ".csv"
+    )
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+def _indicator_data(
+    request: Request,
+    indicator_id: str,
+    benchmark: str,
+    area: str | None,
+    sex: str | None,
+    age: str | None,
+    period: str | None,
+) -> d.IndicatorPage:
+    with _session(request) as session, _answering():
+        return d.indicator_page(
+            session,
+            page_cache(request.app),
+            indicator_id,
+            benchmark=benchmark,
+            area=area or None,
+            sex=sex or None,
+            age=age or None,
+            period=period or None,
+        )
+
+
+def _split_breakdown(breakdown: str | None, sex: str | None, age: str | None) -> tuple[Any, Any]:
+    """The page's form sends ``breakdown=SEX|AGE``; links send ``sex`` and ``age``."""
+    if breakdown:
+        if "|" not in breakdown:
+            raise HTTPException(status_code=400, detail="Choose a breakdown from the list.")
+        sex, age = breakdown.split("|", 1)
+    return sex, age
+
+
+@router.get("/indicators/{indicator_id}.csv", include_in_schema=False)
+def indicator_csv(request: Request, indicator_id: str, benchmark: str = "england") -> Response:
+    """The CSV twin: every row of the indicator in Fingertips' columns (re-importable).
+
+    Registered before the page's twins so that this, the heaviest download, is served
+    from the cache (per data version) rather than rebuilt for every request.
+    """
+    from healthycity.outcomes.export import ExportError, export_table
+    from healthycity.outcomes.queries import ENGLAND, LONDON
+
+    if benchmark not in d.BENCHMARK_CHOICES:
+        raise HTTPException(status_code=400, detail="Choose england, london or sub-region.")
+    code = LONDON if benchmark == "london" else ENGLAND
+    with _session(request) as session:
+        if d.unusable_key(indicator_id) or session.get(m.Indicator, indicator_id) is None:
+            raise HTTPException(status_code=404, detail="There is no indicator with that ID.")
+        version = d.data_version(session)
+
+        def build() -> str:
+            try:
+                exported = export_table(session, indicator_id, benchmark=code)
+            except ExportError:
+                exported = export_table(session, indicator_id, benchmark=ENGLAND)
+            return Table(columns=list(exported.columns), rows=exported.rows).to_csv()
+
+        text = page_cache(request.app).get((version, "fingertips-csv", indicator_id, code), build)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="indicator-{indicator_id}.csv"'},
+    )
+
+
+@twin_routes(router, "/indicators/{indicator_id}")
+def indicator(
+    request: Request,
+    indicator_id: str,
+    benchmark: str = "england",
+    area: str | None = None,
+    breakdown: str | None = None,
+    sex: str | None = None,
+    age: str | None = None,
+    period: str | None = None,
+) -> Page:
+    sex, age = _split_breakdown(breakdown, sex, age)
+    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period)
+    query = _query(
+        benchmark=benchmark if benchmark != "england" else None,
+        area=area,
+        sex=sex,
+        age=age,
+        period=period,
+    )
+    table = data.table  # the .csv twin is served by indicator_csv, above
+    return Page(
+        template="outcomes/indicator.html",
+        title=data.name,
+        context={"page": data, "query": query},
+        data=_indicator_json(data) if request.url.path.endswith(".json") else None,
+        table=table,
+        filename=f"indicator-{indicator_id}",
+    )
+
+
+def _indicator_json(data: d.IndicatorPage) -> dict[str, Any]:
+    return {
+        "indicator": {"id": data.id, "name": data.name, "unit": data.unit},
+        "metadata": dict(data.metadata),
+        "benchmark": data.benchmark_name,
+        "breakdown": (
+            {"sex": data.breakdown.sex, "age": data.breakdown.age} if data.breakdown else None
+        ),
+        "period": data.period,
+        "headline": data.headline,
+        "recent_trend": data.trend_text,
+        "targets": [
+            {"statement": t.statement, "status": t.status, "method": t.method} for t in data.targets
+        ],
+        "illustrative": data.illustrative,
+        "areas": data.table.records(),
+        "breakdowns": [
+            {
+                "sex": b.sex,
+                "age": b.age,
+                "category": b.category,
+                "period": b.period,
+                "city": b.city_text,
+                "country": b.country_text,
+                "comparison": b.comparison_text,
+            }
+            for b in data.breakdown_rows
+        ],
+        "charts": {c.name: c.as_data() for c in data.charts},
+    }
+
+
+@router.get("/indicators/{indicator_id}/chart-{chart}.csv", include_in_schema=False)
+def indicator_chart(
+    request: Request,
+    indicator_id: str,
+    chart: str,
+    benchmark: str = "england",
+    area: str | None = None,
+    sex: str | None = None,
+    age: str | None = None,
+    period: str | None = None,
+) -> Response:
+    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period)
+    return _chart_response(data.charts, chart, f"indicator-{indicator_id}", ".csv")
+
+
+@router.get("/indicators/{indicator_id}/chart-{chart}.vl.json", include_in_schema=False)
+def indicator_chart_spec(
+    request: Request,
+    indicator_id: str,
+    chart: str,
+    benchmark: str = "england",
+    area: str | None = None,
+    sex: str | None = None,
+    age: str | None = None,
+    period: str | None = None,
+) -> Response:
+    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period)
+    return _chart_response(data.charts, chart, f"indicator-{indicator_id}", ".vl.json")
+
+
+# --------------------------------------------------------------------------- areas
+
+
+def _area_data(request: Request, area_code: str, benchmark: str) -> d.AreaPage:
+    with _session(request) as session, _answering():
+        return d.area_page(session, page_cache(request.app), area_code, benchmark=benchmark)
+
+
+@twin_routes(router, "/areas/{area_code}")
+def area(request: Request, area_code: str, benchmark: str = "england") -> Page:
+    data = _area_data(request, area_code, benchmark)
+    return Page(
+        template="outcomes/area.html",
+        title=data.name,
+        context={
+            "page": data,
+            "query": _query(benchmark=benchmark if benchmark != "england" else None),
+        },
+        data={
+            "area": {"code": data.code, "name": data.name, "type": data.area_type},
+            "benchmark": data.benchmark_name,
+            "illustrative": data.illustrative,
+            "indicators": data.table.records(),
+            "biggest_gaps": [x.indicator_id for x in data.worst],
+            "charts": {c.name: c.as_data() for c in data.charts},
+        },
+        table=data.table,
+        filename=f"area-{area_code}",
+    )
+
+
+@router.get("/areas/{area_code}/chart-{chart}.csv", include_in_schema=False)
+def area_chart(
+    request: Request, area_code: str, chart: str, benchmark: str = "england"
+) -> Response:
+    data = _area_data(request, area_code, benchmark)
+    return _chart_response(data.charts, chart, f"area-{area_code}", ".csv")
+
+
+# --------------------------------------------------------------------------- inequalities
+
+
+@twin_routes(router, "/inequalities")
+def inequalities(request: Request) -> Page:
+    with _session(request) as session:
+        data = d.inequalities(session, page_cache(request.app))
+    return Page(
+        template="outcomes/inequalities.html",
+        title="Inequalities between areas",
+        context={"page": data},
+        data={
+            "illustrative": data.illustrative,
+            "indicators": data.table.records(),
+            "charts": {data.chart.name: data.chart.as_data()} if data.chart else {},
+        },
+        table=data.table,
+        filename="inequalities",
+    )
+
+
+@router.get("/inequalities/chart-{chart}.csv", include_in_schema=False)
+def inequalities_chart(request: Request, chart: str) -> Response:
+    with _session(request) as session:
+        data = d.inequalities(session, page_cache(request.app))
+    return _chart_response([data.chart] if data.chart else [], chart, "inequalities", ".csv")
+
+
+# --------------------------------------------------------------------------- register
+
+
+def register(app: FastAPI) -> None:
+    """Mount the outcomes pages, the search page and the open data API.
+
+    Our routes go to the front of the app's list so that ``/`` is the dashboard's home
+    rather than the shell's placeholder, whatever order the modules are mounted in.
+    """
+    from healthycity.outcomes.api import register as register_api
+    from healthycity.web.search import router as search_router
+
+    app.state.illustrative = illustrative_flag(app)
+    page_cache(app)
+    before = len(app.router.routes)
+    app.mount("/static/outcomes", StaticFiles(directory=STATIC_DIR), name="outcomes-static")
+    app.include_router(router)
+    app.include_router(search_router)
+    mine = app.router.routes[before:]
+    del app.router.routes[before:]
+    app.router.routes[0:0] = mine
+    register_api(app)
