@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from healthycity import __version__
 from healthycity.geography.models import Area
@@ -741,11 +741,7 @@ def _type_text(schema: dict[str, Any]) -> str:
 
 
 class ApiCors:
-    """CORS for the API only: GET from any origin, nothing else, no credentials.
-
-    It also puts back the ``Allow`` header a 405 answer must carry (RFC 9110), which
-    the app's generic error handler does not copy from the exception.
-    """
+    """CORS for the API only: GET from any origin, nothing else, no credentials."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -761,14 +757,7 @@ class ApiCors:
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PREFIX):
             await self.app(scope, receive, send)
             return
-
-        async def send_with_allow(message: Message) -> None:
-            if message["type"] == "http.response.start" and message.get("status") == 405:
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                message = {**message, "headers": [*headers, (b"allow", b"GET, HEAD")]}
-            await send(message)
-
-        await self.cors(scope, receive, send_with_allow)
+        await self.cors(scope, receive, send)
 
 
 def register(app: FastAPI) -> None:

@@ -1743,28 +1743,6 @@ def _headline(session: Session, cache: PageCache, version: str, indicator_id: st
     )
 
 
-def _as_point(obs: m.Observation, area: AreaRef | None) -> q.Point:
-    return q.Point(
-        area_code=obs.area_code,
-        area_name=area.name if area is not None else obs.area_code,
-        area_type=area.area_type if area is not None else "unknown",
-        period=obs.period,
-        time_period_sortable=obs.time_period_sortable,
-        value=obs.value,
-        lower_ci95=obs.lower_ci95,
-        upper_ci95=obs.upper_ci95,
-        lower_ci998=obs.lower_ci998,
-        upper_ci998=obs.upper_ci998,
-        count=obs.count,
-        denominator=obs.denominator,
-        value_note=obs.value_note,
-        illustrative=obs.illustrative,
-        published_england=obs.compared_to_england,
-        published_trend=obs.recent_trend,
-        breakdown=q.Breakdown(obs.sex, obs.age, obs.category_type, obs.category),
-    )
-
-
 def area_profile(
     session: Session, cache: PageCache, version: str, area_code: str, benchmark: str
 ) -> list[q.SpineRow]:
@@ -1827,12 +1805,12 @@ def area_profile(
     found_rows: list[tuple[tuple[bool, int, str], q.SpineRow]] = []
     for row in rows:
         info = q.indicator_info(row)
-        point = _as_point(latest[row.id], area)
+        point = q.point_of(latest[row.id], area)
         at_period = by_indicator.get(row.id, [])
         ref_obs = next((o for o in at_period if o.area_code == benchmark), None)
-        reference = _as_point(ref_obs, geo.areas.get(benchmark)) if ref_obs else None
+        reference = q.point_of(ref_obs, geo.areas.get(benchmark)) if ref_obs else None
         peers = [
-            _as_point(o, geo.areas.get(o.area_code))
+            q.point_of(o, geo.areas.get(o.area_code))
             for o in at_period
             if o.area_code in peer_codes and o.value is not None
         ]

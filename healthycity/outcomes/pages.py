@@ -446,19 +446,14 @@ def inequalities_chart(request: Request, chart: str) -> Response:
 def register(app: FastAPI) -> None:
     """Mount the outcomes pages, the search page and the open data API.
 
-    Our routes go to the front of the app's list so that ``/`` is the dashboard's home
-    rather than the shell's placeholder, whatever order the modules are mounted in.
+    ``/`` is the dashboard's home page.
     """
     from healthycity.outcomes.api import register as register_api
     from healthycity.web.search import router as search_router
 
     app.state.illustrative = illustrative_flag(app)
     page_cache(app)
-    before = len(app.router.routes)
     app.mount("/static/outcomes", StaticFiles(directory=STATIC_DIR), name="outcomes-static")
     app.include_router(router)
     app.include_router(search_router)
-    mine = app.router.routes[before:]
-    del app.router.routes[before:]
-    app.router.routes[0:0] = mine
     register_api(app)

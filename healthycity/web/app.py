@@ -45,18 +45,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.add_middleware(SecurityHeaders)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from healthycity.web.pages import router as shell_router
 
     app.include_router(shell_router)
     for name in WEB_MODULES:
         importlib.import_module(name).register(app)
+    # Last, so a module's own /static/<module> mount is matched before the shell's.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
         if request.url.path.startswith("/api/") or request.url.path.endswith(".json"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=headers
+            )
         title = "Page not found" if exc.status_code == 404 else "Sorry, there is a problem"
         response: HTMLResponse = render(
             request,
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=exc.status_code,
             message=str(exc.detail) if exc.status_code != 404 else "Check the address is right.",
         )
+        response.headers.update(headers)
         return response
 
     return app

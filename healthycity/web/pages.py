@@ -1,4 +1,7 @@
-"""Pages that belong to the shell: home, accessibility statement, service status."""
+"""Pages that belong to the shell: accessibility statement and service status.
+
+The home page is the outcomes dashboard's (healthycity/outcomes/pages.py).
+"""
 
 from __future__ import annotations
 
@@ -15,41 +18,11 @@ from healthycity.web.rendering import render
 
 router = APIRouter()
 
-COUNT_LABELS = {
-    "local_authorities": "Local authorities",
-    "sub_regions": "Sub-regions",
-    "aspirations": "Better Health for London aspirations",
-    "vision_priorities": "Vision priorities",
-    "programmes": "Transformation programmes",
-    "devolution_areas": "Devolution areas",
-    "pilots": "Devolution pilots",
-    "assurances": "Mayor's assurances for service changes",
-    "indicators": "Indicators",
-}
-
 
 def _loaded_pack(request: Request) -> LoadedPack | None:
     sessions: sessionmaker[Session] = request.app.state.sessions
     with sessions() as session:
         return session.scalars(select(LoadedPack)).first()
-
-
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> HTMLResponse:
-    pack = _loaded_pack(request)
-    counts = [
-        (label, pack.counts[key])
-        for key, label in COUNT_LABELS.items()
-        if pack and key in pack.counts
-    ]
-    return render(
-        request,
-        "home.html",
-        title="Home",
-        pack_name=pack.name if pack else None,
-        goal="Tracking how the city's health and care partners deliver their shared commitments.",
-        counts=counts,
-    )
 
 
 @router.get("/accessibility", response_class=HTMLResponse)
