@@ -256,7 +256,7 @@ def compute(
         None, "--group-by", help="Columns to group by (comma-separated)."
     ),
 ) -> None:
-    """Compute PHE statistics from a CSV, like PHEindicatormethods, into a CSV.
+    """Compute PHE statistics from a CSV, like the PHE R package, into a CSV.
 
     Output columns: yours, then value, lower95_0cl, upper95_0cl, lower99_8cl,
     upper99_8cl (for the levels asked), confidence, statistic, method. An error names

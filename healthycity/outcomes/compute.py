@@ -1,7 +1,7 @@
 """The calculator behind ``healthycity compute``: a table of counts in, PHE statistics out.
 
 ``compute_table`` takes a Polars DataFrame and a method name and returns a DataFrame in
-PHEindicatormethods' familiar shape: the input's own columns (or, for grouped methods,
+the PHE R package's familiar shape: the input's own columns (or, for grouped methods,
 the group columns), then ``value``, ``lowerXXcl``/``upperXXcl`` for each level asked
 (``lower95_0cl``, ``upper99_8cl``, ...), ``confidence``, ``statistic`` and ``method``.
 The columns each method reads are listed in ``docs/statistics.md``.

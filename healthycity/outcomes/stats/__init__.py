@@ -1,7 +1,7 @@
 """PHE indicator statistics as pure, vectorised functions over numpy arrays.
 
 One module per method, each citing its source; the methods and their checks against
-PHEindicatormethods' published test data are described in ``docs/statistics.md``.
+The PHE R package's published test data are described in ``docs/statistics.md``.
 Importing the package imports numpy (scipy is loaded only when a function needs it).
 Several functions share their module's name (``proportion``, ``mean``, ``dsr``, ``sii``,
 ``life_expectancy``); importing them here, eagerly, makes the package attribute the

@@ -1,7 +1,7 @@
 """Confidence levels: parsing, z values and the column labels PHE uses.
 
 Callers may say 0.95 or 95, 0.998 or 99.8, one level or several. Levels are kept as
-fractions, in the order given, without duplicates. Labels follow PHEindicatormethods:
+fractions, in the order given, without duplicates. Labels follow the PHE R package:
 95% is ``95_0`` (so ``lower95_0cl``), 99.8% is ``99_8``.
 """
 
@@ -82,5 +82,5 @@ def upper_column(level: float) -> str:
 
 
 def levels_text(levels: Iterable[float]) -> str:
-    """'95%, 99.8%' — the ``confidence`` column of PHEindicatormethods' output."""
+    """'95%, 99.8%' — the ``confidence`` column of the PHE R package's output."""
     return ", ".join(percent_text(level) for level in levels)

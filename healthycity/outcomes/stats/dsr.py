@@ -15,9 +15,9 @@ DSR and its limits when O < 10.
 Non-independent events (one person may have several events, e.g. admissions): the
 variance is built from the numbers of people with exactly f events,
 var = sum_f f^2 var_f (PHE's "Dobson, with confidence adjusted for non-independent
-events", as in PHEindicatormethods' ``calculate_dsr(independent_events = FALSE)``).
+events", as in the PHE R package's ``calculate_dsr(independent_events = FALSE)``).
 
-A missing count in a band is taken as 0 events (as PHEindicatormethods does); a
+A missing count in a band is taken as 0 events (as the PHE R package does); a
 missing or non-positive population in a band is an error, because the band's rate
 cannot be formed.
 """

@@ -1,6 +1,6 @@
 """The one error type the statistics raise for bad input, and the warning they give.
 
-PHEindicatormethods validates up front with plain messages; we do the same, and we also
+The PHE R package validates up front with plain messages; we do the same, and we also
 say *where*: ``row`` is the 0-based index into the arrays passed in (``None`` when the
 problem is not about one row) and ``column`` names the argument or column at fault.
 Callers that show rows to people (``compute_table``) re-word the location in their own

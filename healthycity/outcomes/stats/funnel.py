@@ -1,6 +1,6 @@
 """Funnel plots: control limits, significance and chart points (PHE's method).
 
-Method as PHE's funnel plot tools and PHEindicatormethods ``calculate_funnel_limits``,
+Method as PHE's funnel plot tools and the PHE R package ``calculate_funnel_limits``,
 ``assign_funnel_significance`` and ``calculate_funnel_points`` (Fingertips technical
 guidance; Spiegelhalter DJ, "Funnel plots for comparing institutional performance",
 Stat Med 2005;24:1185-1202). "2s" limits are 95% (0.025 in each tail), "3s" 99.8%.

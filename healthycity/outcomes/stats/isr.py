@@ -11,7 +11,7 @@ from 10 (Breslow NE, Day NE. Statistical Methods in Cancer Research vol. II, IAR
 PHE Fingertips technical guidance; APHO Technical Briefing 3, Eayres D, 2008).
 
 A band with a missing local count counts as 0 events; a band with neither count nor
-population is skipped; a missing reference count is 0 (as PHEindicatormethods does).
+population is skipped; a missing reference count is 0 (as the PHE R package does).
 A missing or non-positive reference population is an error. A local population of 0
 is allowed (the band adds nothing to E).
 """

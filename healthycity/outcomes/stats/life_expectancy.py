@@ -17,7 +17,7 @@ from Silcocks PBS, Jenner DA, Reza R, "Life expectancy as a summary of mortality
 population: statistical considerations and suitability for use by health
 authorities", J Epidemiol Community Health 2001;55:38-43. The limits are e +/- z SE.
 
-PHE's suppression rules, as in PHEindicatormethods ``phe_life_expectancy``: every
+PHE's suppression rules, as in the PHE R package ``phe_life_expectancy``: every
 output of an area is missing when its total population is 5,000 or less, when a band
 has more deaths than people, or when a band has no population; a value (but not its
 interval) is missing when its 95% interval is wider than 20 years.

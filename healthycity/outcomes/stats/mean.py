@@ -3,7 +3,7 @@
 mean +/- t_{1-alpha/2, n-1} x s / sqrt(n), with s the sample standard deviation (n-1
 divisor): the standard small-sample interval (Student. "The probable error of a mean",
 Biometrika 1908;6:1-25), as in PHE's Fingertips technical guidance and
-PHEindicatormethods' ``phe_mean``. A group of one value has a mean but no interval.
+the PHE R package's ``phe_mean``. A group of one value has a mean but no interval.
 """
 
 from __future__ import annotations

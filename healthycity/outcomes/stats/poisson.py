@@ -67,7 +67,7 @@ def byar_limits(count: FloatArray, level: float) -> tuple[FloatArray, FloatArray
     """Byar's approximate limits for counts.
 
     The lower limit is NaN where the approximation itself goes negative (for example a
-    count of 1 at 99.8%), as in PHEindicatormethods; it is 0 for a count of 0.
+    count of 1 at 99.8%), as in the PHE R package; it is 0 for a count of 0.
     """
     z = z_value(level)
     count = np.asarray(count, dtype=np.float64)

@@ -9,7 +9,7 @@ Briefing 3, Eayres D, 2008). For x events out of n and z = Phi^-1(1 - alpha/2):
     limits = (2x + z^2 -/+ z sqrt(z^2 + 4x(1 - x/n))) / (2(n + z^2))
 
 then multiplied by the multiplier (100 for a percentage). Non-integer counts are
-allowed, as in PHEindicatormethods. Missing counts or denominators give missing
+allowed, as in the PHE R package. Missing counts or denominators give missing
 results; negative counts, non-positive denominators and counts above their
 denominators are errors.
 """

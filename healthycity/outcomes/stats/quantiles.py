@@ -1,6 +1,6 @@
 """Assigning areas to quantiles (deciles, quintiles, ...) the way PHE does.
 
-Method as PHEindicatormethods' ``phe_quantile`` and the Fingertips technical guidance:
+Method as the PHE R package's ``phe_quantile`` and the Fingertips technical guidance:
 within each group, rank the N non-missing values (ties take the lowest rank; the ranking
 is descending when ``invert`` is true), then
 

@@ -64,7 +64,7 @@ class Estimate:
         return levels_text(self.confidence)
 
     def columns(self) -> dict[str, FloatArray]:
-        """value, then lowerXXcl/upperXXcl per level, in PHEindicatormethods' names."""
+        """value, then lowerXXcl/upperXXcl per level, in the PHE R package's names."""
         out: dict[str, FloatArray] = {"value": self.value}
         for level in self.confidence:
             out[lower_column(level)] = self.lower[level]

@@ -1,6 +1,6 @@
 """Slope index of inequality (SII) and relative index of inequality (RII).
 
-Method as PHE's SII tool and PHEindicatormethods ``phe_sii`` (Fingertips technical
+Method as PHE's SII tool and the PHE R package ``phe_sii`` (Fingertips technical
 guidance, "Slope index of inequality"; Low A, Low A. "Measuring the gap: quantifying
 and comparing local health inequalities", J Public Health 2004;26:388-395):
 
