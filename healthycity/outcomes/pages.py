@@ -343,34 +343,27 @@ def _indicator_json(data: d.IndicatorPage) -> dict[str, Any]:
     }
 
 
-@router.get("/indicators/{indicator_id}/chart-{chart}.csv", include_in_schema=False)
+# An indicator chart's data (.csv) and its Vega-Lite spec (.vl.json) share one route.
+CHART_SUFFIXES = (".vl.json", ".csv")
+
+
+@router.get("/indicators/{indicator_id}/chart-{file}", include_in_schema=False)
 def indicator_chart(
     request: Request,
     indicator_id: str,
-    chart: str,
+    file: str,
     benchmark: str = "england",
     area: str | None = None,
     sex: str | None = None,
     age: str | None = None,
     period: str | None = None,
 ) -> Response:
+    suffix = next((s for s in CHART_SUFFIXES if file.endswith(s)), None)
+    if suffix is None:
+        raise HTTPException(status_code=404, detail="Charts are downloaded as .csv or .vl.json.")
     data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period)
-    return _chart_response(data.charts, chart, f"indicator-{indicator_id}", ".csv")
-
-
-@router.get("/indicators/{indicator_id}/chart-{chart}.vl.json", include_in_schema=False)
-def indicator_chart_spec(
-    request: Request,
-    indicator_id: str,
-    chart: str,
-    benchmark: str = "england",
-    area: str | None = None,
-    sex: str | None = None,
-    age: str | None = None,
-    period: str | None = None,
-) -> Response:
-    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period)
-    return _chart_response(data.charts, chart, f"indicator-{indicator_id}", ".vl.json")
+    chart = file.removesuffix(suffix)
+    return _chart_response(data.charts, chart, f"indicator-{indicator_id}", suffix)
 
 
 # --------------------------------------------------------------------------- areas
