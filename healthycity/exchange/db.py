@@ -107,6 +107,19 @@ def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
             engine.dispose()
 
 
+def head_revision() -> str:
+    """The newest revision in the exchange's migration history."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:
+        raise RuntimeError("the exchange has no migrations")
+    return head
+
+
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None if it was never migrated."""
     from alembic.migration import MigrationContext

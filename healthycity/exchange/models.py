@@ -65,6 +65,10 @@ class Person(ExchangeBase):
     address_line: Mapped[str | None] = mapped_column(String(300))
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Moved by database triggers whenever a consent, relationship, break-glass grant or
+    # record link of this person changes (migration 0002): a decision taken on grounds
+    # read at version N still stands if the version is still N.
+    grounds_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_exchange_person_family_birth", "family_key", "birth_date"),)
 
