@@ -176,6 +176,7 @@ def create_app(
         finally:
             if watcher is not None:
                 watcher.cancel()
+            await state["service"].recorder.aclose()
             await federator.aclose()
 
     app = FastAPI(

@@ -47,17 +47,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_BEGIN_OPTION = "healthycity_sqlite_begin"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    """Start every SQLite transaction as IMMEDIATE (take the write lock up front).
+    """Start SQLite transactions as IMMEDIATE (take the write lock up front), except
+    those opened by :func:`read_transaction`.
 
     Appending to the audit chain reads the chain head and then writes after it. Under
     SQLite's default deferred transactions a concurrent writer can commit in between,
     and the upgrade from reader to writer then fails outright instead of waiting. Taking
     the lock first makes writers queue (up to busy_timeout) and keeps the chain linear.
     Every transaction is short (the slow part of a request, the fan-out to the nodes,
-    runs outside any transaction), so the serialisation costs little.
+    runs outside any transaction), so the serialisation costs little. Reads that write
+    nothing start DEFERRED and so never wait for, or hold up, a writer (WAL).
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -84,6 +90,20 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
     with session_factory(engine)() as session, session.begin():
         yield session
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: one consistent snapshot, rolled back at the end.
+
+    On SQLite it does not take the write lock, so readers run alongside the writer.
+    """
+    with session_factory(engine)() as session:
+        session.connection(execution_options={_BEGIN_OPTION: "DEFERRED"})
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:

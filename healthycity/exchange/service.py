@@ -3,16 +3,22 @@
 The shape of a federated read is always the same, and lives in :meth:`ExchangeService.
 _federated` so that no route can skip a step:
 
-1. *Grounds* for this requester and person are loaded: the person and their records at
-   each node, legitimate relationships, an active break-glass grant, the consents.
+1. *Facts* for this requester and person: the person and their records at each node,
+   relationships, break-glass grants, consents, and the person's *grounds version*
+   (moved by database triggers whenever any of those change). Facts read recently for
+   the same requester and person are re-used (:class:`~grounds.FactsCache`).
 2. A *pre-check* refuses early (and audits the refusal) when the role policy and scopes
-   allow none of the requested types, so nodes are not even asked.
+   allow none of the requested types, so nodes are not even asked. A refusal is always
+   taken on facts read afresh, never on remembered ones.
 3. The nodes are asked concurrently (:mod:`federation`), outside any transaction.
-4. In **one transaction**: the grounds are read again (a consent recorded while the
-   nodes were answering is honoured), each resource type is checked against the role
-   policy, the consent session releases what may be shown (:func:`consent.release`),
-   and the AuditEvent saying what was returned and withheld is appended. The response
-   is built only after that transaction commits.
+4. The grounds are judged at this moment, each resource type is checked against the
+   role policy, and the consent session releases what may be shown
+   (:func:`consent.release`); this yields the reply and its AuditEntry.
+5. In **one transaction** (:mod:`recorder`, shared by whatever requests are ready at
+   the same moment): the person's grounds version is compared with the one the decision
+   was taken on — if they differ (a consent recorded while the nodes were answering),
+   the facts are read again and the decision is taken again, there — and the AuditEntry
+   is appended to the hash chain. The reply leaves only after that transaction commits.
 
 Routes (``api.py``) only translate HTTP into these calls and back.
 """
@@ -39,6 +45,7 @@ from healthycity.exchange.access import (
     Principal,
     decide,
 )
+from healthycity.exchange.audit import AuditEntry
 from healthycity.exchange.binarylinks import BinaryLinks
 from healthycity.exchange.consent import (
     Candidate,
@@ -47,9 +54,24 @@ from healthycity.exchange.consent import (
     compile_consent,
     release,
 )
-from healthycity.exchange.db import transaction
-from healthycity.exchange.federation import Federator, NodeRequest, NodeTarget, merge, searchset
-from healthycity.exchange.grounds import Grounds, load_grounds
+from healthycity.exchange.db import read_transaction, transaction
+from healthycity.exchange.federation import (
+    Federator,
+    Merged,
+    NodeRequest,
+    NodeTarget,
+    merge,
+    searchset,
+)
+from healthycity.exchange.grounds import (
+    FactsCache,
+    GroundFacts,
+    Grounds,
+    evaluate,
+    grounds_version,
+    load_facts,
+    load_grounds,
+)
 from healthycity.exchange.models import (
     Alert,
     BreakGlassGrant,
@@ -57,6 +79,7 @@ from healthycity.exchange.models import (
     Person,
 )
 from healthycity.exchange.nhsnumber import NHS_NUMBER_SYSTEM, validated
+from healthycity.exchange.recorder import Recorder
 from healthycity.exchange.sensitivity import SensitivityClassifier
 from healthycity.exchange.settings import ExchangeSettings
 from healthycity.exchange.validation import ResourceValidator
@@ -101,6 +124,20 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+#: Builds an operation's reply from what may be shown, the node issues and the grounds.
+Finish = Callable[[list[tuple[dict[str, Any], str]], list[dict[str, Any]], Grounds], Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What a federated read is, for deciding and auditing it."""
+
+    interaction: str
+    action: str
+    requested_types: Sequence[str]
+    finish: Finish
+
+
 class ExchangeService:
     """The exchange's operations over its database and the nodes."""
 
@@ -122,6 +159,8 @@ class ExchangeService:
         self.classifier = classifier or SensitivityClassifier.default()
         self.clock = clock
         self.base_url = base_url.rstrip("/")
+        self.facts = FactsCache(settings.grounds_cache_size, settings.grounds_cache_seconds)
+        self.recorder = Recorder(engine, max_batch=settings.audit_batch_size)
         secret = settings.binary_link_secret
         key = secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
         self.links = BinaryLinks(key, settings.binary_link_seconds)
@@ -133,13 +172,7 @@ class ExchangeService:
     # --- grounds --------------------------------------------------------------------
 
     def _grounds(
-        self,
-        session: Session,
-        principal: Principal,
-        person_id: str,
-        now: datetime,
-        *,
-        links: list[tuple[NodeTarget, str]] | None = None,
+        self, session: Session, principal: Principal, person_id: str, now: datetime
     ) -> Grounds | None:
         return load_grounds(
             session,
@@ -148,7 +181,6 @@ class ExchangeService:
             now,
             policy=self.policy,
             node_timeout=self.settings.node_timeout_seconds,
-            links=links,
         )
 
     def _session(self, principal: Principal, grounds: Grounds, now: datetime) -> ConsentSession:
@@ -182,6 +214,32 @@ class ExchangeService:
             client_address=info.client,
         )
 
+    def _refusal(
+        self,
+        info: RequestInfo,
+        *,
+        interaction: str,
+        action: str,
+        status: int,
+        reason: str,
+        person_id: str | None = None,
+    ) -> tuple[Reply, audit.AuditEntry]:
+        """A refused request's reply (401/403/404/400) and its audit entry."""
+        entry = self._entry(
+            info,
+            interaction=interaction,
+            action=action,
+            outcome="4" if status < 500 else "8",
+            desc=f"refused ({status}): {reason}",
+            person_id=person_id if person_id and status != 404 else None,
+        )
+        code = {401: "login", 403: "forbidden", 404: "not-found"}.get(status, "invalid")
+        headers = {}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        text = reason if status != 404 else "not found"
+        return Reply(status, operation_outcome(code, text), headers), entry
+
     def record_refusal(
         self,
         info: RequestInfo,
@@ -192,26 +250,19 @@ class ExchangeService:
         reason: str,
         person_id: str | None = None,
     ) -> Reply:
-        """Audit a refused request and build its reply (401/403/404/400)."""
+        """Audit a refused request in a transaction of its own and build its reply (for
+        operations that run on a worker thread)."""
+        reply, entry = self._refusal(
+            info,
+            interaction=interaction,
+            action=action,
+            status=status,
+            reason=reason,
+            person_id=person_id,
+        )
         with transaction(self.engine) as session:
-            audit.append(
-                session,
-                self._entry(
-                    info,
-                    interaction=interaction,
-                    action=action,
-                    outcome="4" if status < 500 else "8",
-                    desc=f"refused ({status}): {reason}",
-                    person_id=person_id if person_id and status != 404 else None,
-                ),
-                now=self.clock(),
-            )
-        code = {401: "login", 403: "forbidden", 404: "not-found"}.get(status, "invalid")
-        headers = {}
-        if status == 401:
-            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-        text = reason if status != 404 else "not found"
-        return Reply(status, operation_outcome(code, text), headers)
+            audit.append(session, entry, now=self.clock())
+        return reply
 
     async def refuse(
         self,
@@ -223,16 +274,17 @@ class ExchangeService:
         reason: str,
         person_id: str | None = None,
     ) -> Reply:
-        return await to_thread.run_sync(
-            lambda: self.record_refusal(
-                info,
-                interaction=interaction,
-                action=action,
-                status=status,
-                reason=reason,
-                person_id=person_id,
-            )
+        """Audit a refused request (with the recorder's next batch) and build its reply."""
+        reply, entry = self._refusal(
+            info,
+            interaction=interaction,
+            action=action,
+            status=status,
+            reason=reason,
+            person_id=person_id,
         )
+        now = self.clock()
+        return await self.recorder.run(lambda _session: (reply, [(entry, now)]))
 
     # --- the federated read ---------------------------------------------------------
 
@@ -245,22 +297,26 @@ class ExchangeService:
         action: str,
         requested_types: Sequence[str],
         plan: Callable[[list[tuple[NodeTarget, str]]], list[NodeRequest]],
-        finish: Callable[[list[tuple[dict[str, Any], str]], list[dict[str, Any]], Grounds], Reply],
+        finish: Finish,
     ) -> Reply:
         principal = info.principal
-        now = self.clock()
-
-        def precheck() -> Grounds | Reply:
-            with transaction(self.engine) as session:
-                grounds = self._grounds(session, principal, person_id, now)
-            if grounds is None:
-                return self.record_refusal(
+        kind = _Kind(interaction, action, requested_types, finish)
+        facts = self.facts.get(principal, person_id)
+        if facts is not None and self._refusal_reason(
+            principal, self._evaluate(facts, principal, self.clock()), requested_types
+        ):
+            facts = None  # a refusal is never taken on remembered grounds: read them
+        if facts is None:
+            facts = await to_thread.run_sync(self._read_facts, principal, person_id)
+            if facts is None:
+                return await self.refuse(
                     info, interaction=interaction, action=action, status=404, reason="no person"
                 )
-            decisions = self._decisions(principal, requested_types, grounds)
-            if not any(d.allowed for d in decisions.values()):
-                reason = next(iter(decisions.values())).reason
-                return self.record_refusal(
+            reason = self._refusal_reason(
+                principal, self._evaluate(facts, principal, self.clock()), requested_types
+            )
+            if reason is not None:
+                return await self.refuse(
                     info,
                     interaction=interaction,
                     action=action,
@@ -268,66 +324,117 @@ class ExchangeService:
                     reason=reason,
                     person_id=person_id,
                 )
-            return grounds
-
-        checked = await to_thread.run_sync(precheck)
-        if isinstance(checked, Reply):
-            return checked
-        results = await self.federator.gather(plan(checked.links))
+        results = await self.federator.gather(plan(facts.links))
         merged = merge(results)
+        now = self.clock()
+        answer = self._decide(info, person_id, kind, facts, merged, now)
 
-        def decide_and_record() -> Reply:
-            with transaction(self.engine) as session:
-                grounds = self._grounds(
-                    session, principal, person_id, self.clock(), links=checked.links
+        def check_and_record(session: Session) -> tuple[Reply, list[tuple[AuditEntry, datetime]]]:
+            """In the audit's transaction: the decision stands if the grounds it was
+            taken on are still the person's; otherwise decide again on what they are."""
+            version = grounds_version(session, person_id)
+            if version == facts.version:
+                return answer
+            fresh = None
+            if version is not None:
+                fresh = load_facts(
+                    session,
+                    principal,
+                    person_id,
+                    now,
+                    node_timeout=self.settings.node_timeout_seconds,
                 )
-                if grounds is None:  # the person was unlinked meanwhile
-                    raise LookupError(person_id)
-                types = [str(c.resource.get("resourceType")) for c in merged.candidates]
-                decisions = self._decisions(principal, types or requested_types, grounds)
-                allowed = [c for c in merged.candidates if decisions[c.ref.split("/")[0]].allowed]
-                role_withheld = Counter(
-                    f"role policy: {c.ref.split('/')[0]}"
-                    for c in merged.candidates
-                    if not decisions[c.ref.split("/")[0]].allowed
+            if fresh is None:  # the person is gone (merged or removed) meanwhile
+                reply, entry = self._refusal(
+                    info, interaction=interaction, action=action, status=404, reason="no person"
                 )
-                consent = self._session(principal, grounds, now)
-                released = release(consent, allowed, self.classifier)
-                shown = [
-                    (
-                        self.links.rewrite(
-                            r, origin, person_id, principal.subject, self.base_url or info.base
-                        ),
-                        origin,
-                    )
-                    for r, origin in released.resources
-                ]
-                outcome = released.outcome
-                entry = self._entry(
-                    info,
-                    interaction=interaction,
-                    action=action,
-                    outcome="0",
-                    desc=f"returned {len(shown)}, withheld "
-                    f"{outcome.withheld + sum(role_withheld.values())}",
-                    person_id=person_id,
-                )
-                entry.returned = Counter(str(r.get("resourceType")) for r, _ in shown)
-                entry.withheld = outcome.withheld + sum(role_withheld.values())
-                entry.withheld_reasons = outcome.reasons + role_withheld
-                entry.redacted = outcome.redacted
-                entry.overridden = outcome.overridden
-                entry.break_glass_reason = grounds.grant.reason if grounds.grant else None
-                entry.node_issues = tuple(merged.node_summaries)
-                audit.append(session, entry, now=self.clock())
-                return finish(shown, merged.issues, grounds)
+                return reply, [(entry, now)]
+            self.facts.put(principal, fresh)
+            return self._decide(info, person_id, kind, fresh, merged, now)
 
-        try:
-            return await to_thread.run_sync(decide_and_record)
-        except LookupError:
-            return await self.refuse(
-                info, interaction=interaction, action=action, status=404, reason="no person"
+        return await self.recorder.run(check_and_record)
+
+    def _read_facts(self, principal: Principal, person_id: str) -> GroundFacts | None:
+        with read_transaction(self.engine) as session:
+            facts = load_facts(
+                session,
+                principal,
+                person_id,
+                self.clock(),
+                node_timeout=self.settings.node_timeout_seconds,
             )
+        if facts is not None:
+            self.facts.put(principal, facts)
+        return facts
+
+    def _evaluate(self, facts: GroundFacts, principal: Principal, now: datetime) -> Grounds:
+        return evaluate(facts, principal, now, policy=self.policy)
+
+    def _refusal_reason(
+        self, principal: Principal, grounds: Grounds, requested_types: Sequence[str]
+    ) -> str | None:
+        """Why the role policy and scopes allow none of the requested types, or None."""
+        decisions = self._decisions(principal, requested_types, grounds)
+        if any(d.allowed for d in decisions.values()):
+            return None
+        return next(iter(decisions.values())).reason
+
+    def _decide(
+        self,
+        info: RequestInfo,
+        person_id: str,
+        kind: _Kind,
+        facts: GroundFacts,
+        merged: Merged,
+        now: datetime,
+    ) -> tuple[Reply, list[tuple[AuditEntry, datetime]]]:
+        """What may be shown of the nodes' answers, and the audit entry saying so (pure:
+        the caller makes it count by committing the entry)."""
+        principal = info.principal
+        grounds = self._evaluate(facts, principal, now)
+        reason = self._refusal_reason(principal, grounds, kind.requested_types)
+        if reason is not None:  # the grounds changed while the nodes answered
+            reply, refused = self._refusal(
+                info,
+                interaction=kind.interaction,
+                action=kind.action,
+                status=403,
+                reason=reason,
+                person_id=person_id,
+            )
+            return reply, [(refused, now)]
+        types = [str(c.resource.get("resourceType")) for c in merged.candidates]
+        decisions = self._decisions(principal, types or kind.requested_types, grounds)
+        allowed = [c for c in merged.candidates if decisions[c.ref.split("/")[0]].allowed]
+        role_withheld = Counter(
+            f"role policy: {c.ref.split('/')[0]}"
+            for c in merged.candidates
+            if not decisions[c.ref.split("/")[0]].allowed
+        )
+        released = release(grounds.consent_session(principal, now), allowed, self.classifier)
+        base = self.base_url or info.base
+        shown = [
+            (self.links.rewrite(r, origin, person_id, principal.subject, base), origin)
+            for r, origin in released.resources
+        ]
+        outcome = released.outcome
+        withheld = outcome.withheld + sum(role_withheld.values())
+        entry = self._entry(
+            info,
+            interaction=kind.interaction,
+            action=kind.action,
+            outcome="0",
+            desc=f"returned {len(shown)}, withheld {withheld}",
+            person_id=person_id,
+        )
+        entry.returned = Counter(str(r.get("resourceType")) for r, _ in shown)
+        entry.withheld = withheld
+        entry.withheld_reasons = outcome.reasons + role_withheld
+        entry.redacted = outcome.redacted
+        entry.overridden = outcome.overridden
+        entry.break_glass_reason = grounds.grant.reason if grounds.grant else None
+        entry.node_issues = tuple(merged.node_summaries)
+        return kind.finish(shown, merged.issues, grounds), [(entry, now)]
 
     def _decisions(
         self, principal: Principal, types: Sequence[str], grounds: Grounds

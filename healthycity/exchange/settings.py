@@ -85,6 +85,24 @@ class ExchangeSettings(BaseSettings):
     validation_cache_size: int = Field(
         default=200_000, ge=0, description="resource versions whose validation verdict is kept"
     )
+    grounds_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        description="requester-and-person grounds kept between requests (0: read every time); "
+        "each use is checked against the person's grounds version before a reply leaves",
+    )
+    grounds_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long cached grounds are used before being read again (node changes "
+        "such as a disabled node are picked up within this time)",
+    )
+    audit_batch_size: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="most requests whose decisions and audit records commit in one transaction",
+    )
 
     @model_validator(mode="after")
     def _refuse_insecure_outside_development(self) -> ExchangeSettings:
