@@ -180,9 +180,40 @@ async def client_loop(
     return errors
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process ``root`` and its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, wanted = 0.0, {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (parent, _) in stats.items():
+            if parent in wanted and pid not in wanted:
+                wanted.add(pid)
+                changed = True
+    for pid in wanted:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
 async def drive(
-    url: str, token: str, people: list[str], clients: int, seconds: float, expected: int
-) -> tuple[list[float], int]:
+    url: str,
+    token: str,
+    people: list[str],
+    clients: int,
+    seconds: float,
+    expected: int,
+    meters: dict[str, int] | None = None,
+) -> tuple[list[float], int, dict[str, float]]:
     """The clients: keep-alive connections through the exchange's own lean HTTP client,
     because on a 2-core machine an httpx client costs the exchange a share of a core."""
     client = NodeClient(url, max_idle=clients, connect_timeout=5)
@@ -200,6 +231,8 @@ async def drive(
             )
         )
         timings: list[float] = []
+        pids = {"this process": os.getpid(), **(meters or {})}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         deadline = time.perf_counter() + seconds
         errors = await asyncio.gather(
             *(
@@ -207,9 +240,10 @@ async def drive(
                 for i in range(clients)
             )
         )
+        used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     finally:
         await client.aclose()
-    return timings, sum(errors)
+    return timings, sum(errors), used
 
 
 def main() -> int:
@@ -291,8 +325,9 @@ def main() -> int:
     token = issuer.mint(subject="dr-bench", role="R8000", organisation="F84001", lifetime=7200)
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     try:
-        timings, errors = asyncio.run(
-            drive(url, token, people, args.clients, args.seconds, args.nodes * 6)
+        meters = {"exchange": exchange_process.pid or 0, "nodes": node_process.pid or 0}
+        timings, errors, used = asyncio.run(
+            drive(url, token, people, args.clients, args.seconds, args.nodes * 6, meters)
         )
     finally:
         exchange_process.terminate()
@@ -309,6 +344,11 @@ def main() -> int:
     print(
         f"each response: {args.nodes * 6} resources from {args.nodes} nodes; exchange "
         f"workers: {args.exchange_workers}; load average before: {load_before}"
+    )
+    print(
+        "CPU per request, ms: "
+        + "; ".join(f"{name} {1000 * cpu / max(1, len(timings)):.2f}" for name, cpu in used.items())
+        + f" (machine: {os.cpu_count()} cores)"
     )
     print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {timings[-1] * 1000:.1f}")
     met = p95 < 150 and errors == 0

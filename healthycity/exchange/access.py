@@ -365,7 +365,10 @@ def legitimate_relationship(
 
     A care-team membership names the practitioner; the other kinds are held by the
     organisation (the practice, the service receiving the referral, the provider of the
-    encounter), so anyone working there for it qualifies.
+    encounter), so anyone working there for it qualifies. A fact of another kind that
+    names only a practitioner (the clinician who took part in an encounter, the named
+    recipient of a referral, as read from the nodes by ``relationships.py``) covers that
+    practitioner alone.
     """
     for fact in relationships:
         if fact.starts_at > now or (fact.ends_at is not None and fact.ends_at < now):
@@ -375,7 +378,10 @@ def legitimate_relationship(
                 return fact.kind
             if fact.practitioner is None and fact.organisation == principal.organisation:
                 return fact.kind
-        elif fact.organisation is not None and fact.organisation == principal.organisation:
+        elif fact.organisation is not None:
+            if fact.organisation == principal.organisation:
+                return fact.kind
+        elif fact.practitioner is not None and fact.practitioner == principal.subject:
             return fact.kind
     return None
 

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from healthycity.exchange import relationships
     from healthycity.exchange.settings import ExchangeSettings
 
 app = typer.Typer(
@@ -28,9 +31,14 @@ nodes_app = typer.Typer(help="The registry of local exchanges (nodes).", no_args
 review_app = typer.Typer(
     help="Possible identity matches awaiting a decision.", no_args_is_help=True
 )
+relationships_app = typer.Typer(
+    help="Legitimate relationships (GP, care team, referral, encounter) read from the nodes.",
+    no_args_is_help=True,
+)
 app.add_typer(audit_app, name="audit")
 app.add_typer(nodes_app, name="nodes")
 app.add_typer(review_app, name="review")
+app.add_typer(relationships_app, name="relationships")
 
 _DB_KEY = "healthycity.exchange.database"
 
@@ -265,6 +273,112 @@ def review_decide(
     typer.echo(f"review item {item}: {'linked' if link else 'kept apart'}")
 
 
+@relationships_app.command("refresh")
+def relationships_refresh(
+    ctx: typer.Context,
+    persons: list[str] | None = typer.Option(
+        None,
+        "--person",
+        help="An exchange person id to refresh (repeat for more). Default: every person.",
+        metavar="ID",
+    ),
+    concurrency: int = typer.Option(
+        8, min=1, max=256, help="Persons refreshed at once (each asks all its nodes at once)."
+    ),
+) -> None:
+    """Re-derive relationships from what the nodes hold: registered GP practice
+    (Patient.generalPractitioner), active care teams and episodes of care, open
+    referrals (ServiceRequest) and current or recent encounters.
+
+    For each person, every enabled node holding them is asked; the rows derived from a
+    node are replaced by what it says now. Rows entered by hand are never changed, and
+    a node that fails keeps its rows as they were. Exits 1 if any node failed.
+    """
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from sqlalchemy import select
+
+    from healthycity.exchange import relationships
+    from healthycity.exchange.db import make_engine, read_transaction, upgrade
+    from healthycity.exchange.models import Person
+
+    settings = _settings(ctx)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    errors = Console(stderr=True)
+    try:
+        with read_transaction(engine) as session:
+            if persons:
+                known = set(
+                    session.execute(select(Person.id).where(Person.id.in_(persons))).scalars()
+                )
+                unknown = [p for p in persons if p not in known]
+                if unknown:
+                    typer.echo(f"error: no such person: {', '.join(unknown)}", err=True)
+                    raise typer.Exit(2)
+                wanted = list(dict.fromkeys(persons))
+            else:
+                wanted = relationships.all_person_ids(session)
+
+        with Progress(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=errors,
+            transient=True,
+            disable=len(wanted) < 2,
+        ) as bar:
+            task = bar.add_task("refreshing relationships", total=len(wanted))
+
+            def advanced(outcome: relationships.PersonOutcome) -> None:
+                for failure in outcome.failures:
+                    bar.console.print(
+                        f"node {failure.node} failed for person {failure.person_id}: "
+                        f"{failure.error} (its relationships were left as they were)",
+                        markup=False,
+                        highlight=False,
+                    )
+                bar.advance(task)
+
+            async def run() -> relationships.RefreshReport:
+                federator = relationships.make_federator(settings)
+                try:
+                    return await relationships.refresh(
+                        engine,
+                        federator,
+                        settings,
+                        person_ids=wanted,
+                        concurrency=concurrency,
+                        progress=advanced,
+                    )
+                finally:
+                    await federator.aclose()
+
+            report = asyncio.run(run())
+    finally:
+        engine.dispose()
+    counts = report.counts
+    failed_nodes = sorted({f.node for f in report.failures})
+    typer.echo(f"persons refreshed: {report.persons}")
+    typer.echo(f"relationships: {counts.added} added, {counts.removed} removed, {counts.kept} kept")
+    typer.echo(
+        f"node failures: {len(report.failures)}"
+        + (f" (nodes: {', '.join(failed_nodes)})" if failed_nodes else "")
+    )
+    if report.unusable:
+        typer.echo(
+            f"parties without an ODS code or practitioner subject identifier (not used): "
+            f"{report.unusable}"
+        )
+    if report.missing:
+        typer.echo(f"persons no longer in the index: {len(report.missing)}")
+    if report.failures:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     node_count: int = typer.Option(3, "--nodes", min=1, max=50, help="Local exchanges to start."),
@@ -286,6 +400,7 @@ def demo(
 ) -> None:
     """Start N local exchange nodes on loopback with Synthea data spread across them
     (perturbed identities), index them, print demo tokens, and serve the exchange."""
+    import asyncio
     import tempfile
     import time
     from collections import Counter
@@ -320,17 +435,18 @@ def demo(
         harness.add_node(f"node-{index:02d}", store, Faults(latency_ms=latency_ms))
     typer.echo(f"loading {len(people)} people onto {node_count} nodes and indexing them...")
     with harness:
-        for source_id, number in built.numbers.items():
-            practice = f"F8{built.home[source_id]:04d}"
-            try:
-                harness.relate(number, "gp", practice)
-            except LookupError:
-                continue
+        # The GP relationships come from the nodes' own records (each Patient names its
+        # registered practice), as they would in a real deployment.
+        derived = asyncio.run(_refresh_relationships(engine, harness.settings))
+        typer.echo(
+            f"relationships derived from the nodes: {derived.counts.added} "
+            f"(node failures: {len(derived.failures)})"
+        )
         with transaction(engine) as session:
             methods = Counter(m for (m,) in session.execute(select(PersonLink.method)).all())
             reviews = session.execute(select(func.count()).select_from(ReviewItem)).scalar_one()
         first_number = next(iter(built.numbers.values()))
-        first_practice = f"F8{built.home[next(iter(built.numbers))]:04d}"
+        first_practice = population.practice_code(built.home[next(iter(built.numbers))])
         issuer = harness.issuer
         tokens = {
             f"GP at {first_practice}": issuer.mint(
@@ -379,6 +495,18 @@ def demo(
         except KeyboardInterrupt:
             typer.echo("stopping")
     engine.dispose()
+
+
+async def _refresh_relationships(
+    engine: Engine, settings: ExchangeSettings
+) -> relationships.RefreshReport:
+    from healthycity.exchange import relationships
+
+    federator = relationships.make_federator(settings)
+    try:
+        return await relationships.refresh(engine, federator, settings)
+    finally:
+        await federator.aclose()
 
 
 @app.command("link")

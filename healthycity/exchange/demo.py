@@ -147,6 +147,21 @@ def perturb(patient: dict[str, Any], kind: str, rng: random.Random) -> dict[str,
     return out
 
 
+def practice_code(home: int) -> str:
+    """The made-up ODS code of the GP practice that node ``home``'s patients are
+    registered with (F80000, F80001, ...)."""
+    return f"F8{home:04d}"
+
+
+def registered_practice(ods_code: str) -> dict[str, Any]:
+    """A ``Patient.generalPractitioner`` entry as PDS writes it: a logical reference by
+    ODS code (the exchange derives the person's GP relationship from it)."""
+    return {
+        "type": "Organization",
+        "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": ods_code},
+    }
+
+
 def _relink(resource: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     """The resource with references to Patient/old pointing at Patient/new."""
     text = orjson.dumps(resource).replace(f'"Patient/{old}"'.encode(), f'"Patient/{new}"'.encode())
@@ -216,6 +231,7 @@ def build_population(
         assigned[source_id] = number
         patient = londonise(person.patient, number, rng)
         home = index % nodes
+        patient["generalPractitioner"] = [registered_practice(practice_code(home))]
         home_of[source_id] = home
         stores[home].add(patient)
         stores[home].add_all(person.resources)

@@ -120,6 +120,9 @@ class Relationship(ExchangeBase):
     practitioner: Mapped[str | None] = mapped_column(String(200))  # token subject
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where the row came from: "manual" (entered by hand), or "node:<name>" when it was
+    # derived from that node's records (relationships.py), which replaces only its own.
+    source: Mapped[str] = mapped_column(String(120), default="manual", server_default="manual")
 
 
 class ConsentRecord(ExchangeBase):

@@ -75,6 +75,19 @@ class ExchangeSettings(BaseSettings):
         default=10, ge=1, description="shortest reason accepted for emergency access"
     )
 
+    relationship_encounter_days: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description="days after a finished encounter during which its provider and "
+        "clinicians keep a legitimate relationship (relationships derived from node data)",
+    )
+    relationship_practitioner_systems: tuple[str, ...] = Field(
+        default=("https://fhir.nhs.uk/Id/sds-user-id",),
+        description="Practitioner identifier systems whose value is that person's token "
+        "`sub` (a JSON list); other practitioner identifiers never match a requester",
+    )
+
     binary_link_secret: SecretStr | None = Field(
         None, description="signs Binary document links; 32+ bytes outside development"
     )
