@@ -71,18 +71,17 @@ def _record(node: int, person: int, number: str) -> list[dict[str, Any]]:
 
 def serve_nodes(count: int, latency_ms: float, numbers: list[str], urls: Any) -> None:
     """Process 1: the nodes."""
-    from healthycity.exchange.testserver import Faults, FhirStore, ServerThread, create_app
+    from healthycity.exchange.testserver import Faults, FhirStore, NodeServers
 
-    apps = []
+    served = []
     for node in range(count):
         store = FhirStore()
         for person, number in enumerate(numbers):
             store.add_all(_record(node, person, number))
-        apps.append(create_app(store, Faults(latency_ms=latency_ms), name=f"node-{node}"))
-    server = ServerThread(apps).start()
-    urls.put(server.urls)
-    while True:
-        time.sleep(3600)
+        served.append((f"node-{node}", store, Faults(latency_ms=latency_ms)))
+    servers = NodeServers(served)
+    urls.put(servers.urls)
+    servers.serve_forever()
 
 
 def serve_exchange(

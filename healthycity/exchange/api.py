@@ -40,9 +40,12 @@ from healthycity.exchange.service import (
     operation_outcome,
 )
 from healthycity.exchange.settings import ExchangeSettings
+from healthycity.exchange.stewardship import add_stewardship_routes
 from healthycity.exchange.validation import ResourceValidator
 
 FHIR_JSON = "application/fhir+json"
+#: Where the exchange's own operations are named (they are described in docs/exchange.md).
+OPERATIONS = "https://healthycity.invalid/fhir/OperationDefinition"
 
 
 class FhirResponse(Response):
@@ -91,7 +94,11 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                 {
                     "name": "everything",
                     "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
-                }
+                },
+                *(
+                    {"name": name, "definition": f"{OPERATIONS}/Patient-{name}"}
+                    for name in ("break-glass", "access-log", "links", "link", "unlink")
+                ),
             ],
         },
         *(
@@ -127,6 +134,10 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                     "description": "Bearer JWT (RS256), SMART scopes, NHS RBAC job roles.",
                 },
                 "resource": resources,
+                "operation": [
+                    {"name": name, "definition": f"{OPERATIONS}/{name}"}
+                    for name in ("review-queue", "review-decide")
+                ],
             }
         ],
     }
@@ -328,6 +339,7 @@ def create_app(
 
     for resource_type in SEARCHABLE_TYPES:
         _add_type_search(app, resource_type, authenticate, info_of, service)
+    add_stewardship_routes(app, authenticate, info_of, service)
 
     return app
 

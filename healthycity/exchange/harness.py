@@ -26,7 +26,7 @@ from healthycity.exchange.devkeys import DemoIssuer
 from healthycity.exchange.identity import Scorer
 from healthycity.exchange.models import ConsentRecord, Node, Person, Relationship
 from healthycity.exchange.settings import ExchangeSettings
-from healthycity.exchange.testserver import Faults, FhirStore, ServerThread, create_app
+from healthycity.exchange.testserver import Faults, FhirStore, NodeServers, ServerThread
 
 
 def closed_port_url() -> str:
@@ -62,7 +62,7 @@ class Harness:
     nodes: dict[str, NodeHandle] = field(default_factory=dict)
     exchange_url: str = ""
     exchange_port: int = 0
-    _node_server: ServerThread | None = None
+    _node_server: NodeServers | None = None
     _exchange_server: ServerThread | None = None
 
     def clock(self) -> datetime:
@@ -85,9 +85,7 @@ class Harness:
     def start(self) -> Harness:
         running = [h for h in self.nodes.values() if not h.down]
         if running:
-            self._node_server = ServerThread(
-                [create_app(h.store, h.faults, name=h.name) for h in running]
-            )
+            self._node_server = NodeServers([(h.name, h.store, h.faults) for h in running])
             for handle, url in zip(running, self._node_server.urls, strict=True):
                 handle.url = url
             self._node_server.start()
@@ -109,15 +107,13 @@ class Harness:
             audience=self.issuer.audience,
         )
         self._exchange_server = ServerThread(
-            [
-                create_exchange(
-                    self.settings,
-                    engine=self.engine,
-                    verifier=verifier,
-                    clock=self.clock,
-                    base_url="",
-                )
-            ],
+            create_exchange(
+                self.settings,
+                engine=self.engine,
+                verifier=verifier,
+                clock=self.clock,
+                base_url="",
+            ),
             port=self.exchange_port,
         )
         self.exchange_url = self._exchange_server.urls[0]

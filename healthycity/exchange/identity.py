@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
@@ -209,6 +209,29 @@ def _system_entry(action: str, person_id: str | None, actor: str, desc: str) -> 
     )
 
 
+def _change_entry(
+    audit_as: audit.AuditEntry | None,
+    action: str,
+    person_id: str | None,
+    actor: str,
+    desc: str,
+) -> audit.AuditEntry:
+    """The audit entry for one change to the index.
+
+    Without ``audit_as`` the change is recorded as the system's (the indexer, the CLI).
+    With it, the change is recorded as part of that audited request (a steward's API
+    call): its requester, role, organisation and query are kept, so the person's access
+    log names who changed their identity, and the request needs no second entry of its
+    own. ``audit_as.outcome_desc`` is put before the change's own description.
+    """
+    if audit_as is None:
+        return _system_entry(action, person_id, actor, desc)
+    prefix = f"{audit_as.outcome_desc}: " if audit_as.outcome_desc else ""
+    return replace(
+        audit_as, action=action, outcome="0", outcome_desc=prefix + desc, person_id=person_id
+    )
+
+
 def _new_person(session: Session, facts: Demographics, now: datetime) -> Person:
     person = Person(
         id=str(uuid.uuid4()),
@@ -335,9 +358,18 @@ def _link(
 
 
 def relink(
-    session: Session, link_id: int, person_id: str, *, actor: str, now: datetime | None = None
+    session: Session,
+    link_id: int,
+    person_id: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    audit_as: audit.AuditEntry | None = None,
 ) -> None:
-    """Move one local record to another person (a reviewer's decision), audited."""
+    """Move one local record to another person (a reviewer's decision), audited.
+
+    ``audit_as``: the request this change belongs to (see :func:`_change_entry`).
+    """
     now = now or datetime.now(UTC)
     link = session.get(PersonLink, link_id)
     if link is None or session.get(Person, person_id) is None:
@@ -346,18 +378,28 @@ def relink(
     link.person_id, link.method, link.linked_by, link.linked_at = person_id, "manual", actor, now
     audit.append(
         session,
-        _system_entry("link", person_id, actor, f"link {link_id} moved from {previous}"),
+        _change_entry(audit_as, "link", person_id, actor, f"link {link_id} moved from {previous}"),
         now=now,
     )
     audit.append(
         session,
-        _system_entry("unlink", previous, actor, f"link {link_id} moved to {person_id}"),
+        _change_entry(audit_as, "unlink", previous, actor, f"link {link_id} moved to {person_id}"),
         now=now,
     )
 
 
-def unlink(session: Session, link_id: int, *, actor: str, now: datetime | None = None) -> str:
-    """Split one local record off into a person of its own; returns the new person id."""
+def unlink(
+    session: Session,
+    link_id: int,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    audit_as: audit.AuditEntry | None = None,
+) -> str:
+    """Split one local record off into a person of its own; returns the new person id.
+
+    ``audit_as``: the request this change belongs to (see :func:`_change_entry`).
+    """
     now = now or datetime.now(UTC)
     link = session.get(PersonLink, link_id)
     if link is None:
@@ -371,28 +413,62 @@ def unlink(session: Session, link_id: int, *, actor: str, now: datetime | None =
     link.person_id, link.method, link.linked_by, link.linked_at = person.id, "manual", actor, now
     audit.append(
         session,
-        _system_entry("unlink", previous, actor, f"link {link_id} split off to {person.id}"),
+        _change_entry(
+            audit_as, "unlink", previous, actor, f"link {link_id} split off to {person.id}"
+        ),
+        now=now,
+    )
+    # The new person's own access log says where their record came from.
+    audit.append(
+        session,
+        _change_entry(
+            audit_as, "unlink", person.id, actor, f"link {link_id} split off from {previous}"
+        ),
         now=now,
     )
     return person.id
 
 
 def decide_review(
-    session: Session, item_id: int, *, link: bool, actor: str, now: datetime | None = None
+    session: Session,
+    item_id: int,
+    *,
+    link: bool,
+    actor: str,
+    now: datetime | None = None,
+    audit_as: audit.AuditEntry | None = None,
 ) -> None:
-    """Close a review item: link the record to the candidate, or keep them apart."""
+    """Close a review item: link the record to the candidate, or keep them apart.
+
+    Either way the decision is audited against both people, so each one's access log
+    shows that their identity was looked at and what was decided. ``audit_as``: the
+    request this decision belongs to (see :func:`_change_entry`).
+    """
     now = now or datetime.now(UTC)
     item = session.get(ReviewItem, item_id)
     if item is None or item.status != "open":
         raise LookupError("no such open review item")
     item.status, item.decided_at, item.decided_by = ("linked" if link else "rejected"), now, actor
+    record = session.execute(
+        select(PersonLink).where(
+            PersonLink.node_id == item.node_id, PersonLink.local_id == item.local_id
+        )
+    ).scalar_one()
     if link:
-        record = session.execute(
-            select(PersonLink).where(
-                PersonLink.node_id == item.node_id, PersonLink.local_id == item.local_id
-            )
-        ).scalar_one()
-        relink(session, record.id, item.candidate_person_id, actor=actor, now=now)
+        relink(
+            session, record.id, item.candidate_person_id, actor=actor, now=now, audit_as=audit_as
+        )
+        return
+    desc = f"review item {item_id}: link {record.id} kept apart from"
+    for person_id, other in (
+        (record.person_id, item.candidate_person_id),
+        (item.candidate_person_id, record.person_id),
+    ):
+        audit.append(
+            session,
+            _change_entry(audit_as, "keep-apart", person_id, actor, f"{desc} {other}"),
+            now=now,
+        )
 
 
 def person_by_nhs_number(session: Session, number: str) -> Person | None:

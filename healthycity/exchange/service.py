@@ -128,6 +128,11 @@ class Reply:
 Finish = Callable[[list[tuple[dict[str, Any], str]], list[dict[str, Any]], Grounds], Reply]
 
 
+def _link_keys(links: Sequence[tuple[NodeTarget, str]]) -> set[tuple[str, str]]:
+    """Which node records a person is made of, for comparing two readings."""
+    return {(node.base_url, local) for node, local in links}
+
+
 @dataclass(frozen=True, slots=True)
 class _Kind:
     """What a federated read is, for deciding and auditing it."""
@@ -324,14 +329,59 @@ class ExchangeService:
                     reason=reason,
                     person_id=person_id,
                 )
-        results = await self.federator.gather(plan(facts.links))
-        merged = merge(results)
-        now = self.clock()
+        for attempt in range(3):
+            if attempt:
+                reason = self._refusal_reason(
+                    principal, self._evaluate(facts, principal, self.clock()), requested_types
+                )
+                if reason is not None:
+                    return await self.refuse(
+                        info,
+                        interaction=interaction,
+                        action=action,
+                        status=403,
+                        reason=reason,
+                        person_id=person_id,
+                    )
+            results = await self.federator.gather(plan(facts.links))
+            merged = merge(results)
+            now = self.clock()
+            outcome = await self.recorder.run(
+                self._check_and_record(info, person_id, kind, facts, merged, now)
+            )
+            if not isinstance(outcome, GroundFacts):
+                return outcome
+            facts = outcome  # the person's records moved while the nodes answered: ask again
+        return await self.refuse(
+            info,
+            interaction=interaction,
+            action=action,
+            status=409,
+            reason="the person's records kept changing while the nodes were asked; try again",
+            person_id=person_id,
+        )
+
+    def _check_and_record(
+        self,
+        info: RequestInfo,
+        person_id: str,
+        kind: _Kind,
+        facts: GroundFacts,
+        merged: Merged,
+        now: datetime,
+    ) -> Callable[[Session], tuple[Reply | GroundFacts, list[tuple[AuditEntry, datetime]]]]:
+        """The job that makes a decision count, run in the audit's transaction.
+
+        The decision stands if the grounds it was taken on are still the person's. If
+        they moved, it is taken again on what they are now; but if the person's records
+        moved (a record unlinked, merged or added), what the nodes returned may belong to
+        someone else, so nothing is shown and the fresh facts are handed back for the
+        nodes to be asked again.
+        """
+        principal = info.principal
         answer = self._decide(info, person_id, kind, facts, merged, now)
 
-        def check_and_record(session: Session) -> tuple[Reply, list[tuple[AuditEntry, datetime]]]:
-            """In the audit's transaction: the decision stands if the grounds it was
-            taken on are still the person's; otherwise decide again on what they are."""
+        def job(session: Session) -> tuple[Reply | GroundFacts, list[tuple[AuditEntry, datetime]]]:
             version = grounds_version(session, person_id)
             if version == facts.version:
                 return answer
@@ -346,13 +396,19 @@ class ExchangeService:
                 )
             if fresh is None:  # the person is gone (merged or removed) meanwhile
                 reply, entry = self._refusal(
-                    info, interaction=interaction, action=action, status=404, reason="no person"
+                    info,
+                    interaction=kind.interaction,
+                    action=kind.action,
+                    status=404,
+                    reason="no person",
                 )
                 return reply, [(entry, now)]
             self.facts.put(principal, fresh)
+            if _link_keys(fresh.links) != _link_keys(facts.links):
+                return fresh, []
             return self._decide(info, person_id, kind, fresh, merged, now)
 
-        return await self.recorder.run(check_and_record)
+        return job
 
     def _read_facts(self, principal: Principal, person_id: str) -> GroundFacts | None:
         with read_transaction(self.engine) as session:

@@ -17,20 +17,19 @@ It is a test double, not a FHIR server: no writes, no history, no _include.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
+from urllib.parse import parse_qsl, unquote
 
+import httptools
 import orjson
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 FHIR_JSON = "application/fhir+json"
 FaultMode = Literal["ok", "timeout", "error", "malformed", "slow", "invalid", "foreign"]
@@ -196,19 +195,23 @@ class Faults:
     requests: int = field(default=0, compare=False)
 
 
-# --- the app ----------------------------------------------------------------------------
+# --- answering ------------------------------------------------------------------------
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type=FHIR_JSON)
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a node says to one request, before any fault is applied."""
+
+    status: int
+    data: Any
 
 
-def _outcome(status: int, code: str, text: str) -> Response:
+def _outcome(status: int, code: str, text: str) -> Answer:
     body = {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": code, "diagnostics": text}],
     }
-    return _json(body, status)
+    return Answer(status, body)
 
 
 def _searchset(base: str, resources: Sequence[Mapping[str, Any]], total: int | None = None) -> Any:
@@ -227,15 +230,19 @@ def _searchset(base: str, resources: Sequence[Mapping[str, Any]], total: int | N
     }
 
 
-def create_app(store: FhirStore, faults: Faults | None = None, *, name: str = "node") -> ASGIApp:
-    """An ASGI app serving ``store``, misbehaving as ``faults`` says."""
-    faults = faults or Faults()
+def _number(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
 
-    def base_of(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
 
-    async def metadata(request: Request) -> Response:
-        return _json(
+def answer(store: FhirStore, name: str, base: str, path: str, query: Mapping[str, str]) -> Answer:
+    """The node's answer to ``GET {path}?{query}`` (pure: the same store, the same answer)."""
+    parts = [unquote(p) for p in path.strip("/").split("/")] if path.strip("/") else []
+    if parts == ["metadata"]:
+        return Answer(
+            200,
             {
                 "resourceType": "CapabilityStatement",
                 "status": "active",
@@ -244,189 +251,275 @@ def create_app(store: FhirStore, faults: Faults | None = None, *, name: str = "n
                 "fhirVersion": "4.0.1",
                 "format": ["json"],
                 "software": {"name": f"healthycity test node {name}"},
-                "implementation": {"description": name, "url": base_of(request)},
-            }
+                "implementation": {"description": name, "url": base},
+            },
         )
-
-    async def patient_search(request: Request) -> Response:
-        params = dict(request.query_params)
-        count = min(int(params.pop("_count", "100") or 100), 1000)
-        offset = int(params.pop("_offset", "0") or 0)
+    if len(parts) == 3 and parts[0] == "Patient" and parts[2] == "$everything":
+        patient = store.get("Patient", parts[1])
+        if patient is None:
+            return _outcome(404, "not-found", f"Patient/{parts[1]}")
+        return Answer(200, _searchset(base, [patient, *store.compartment(parts[1])]))
+    if len(parts) == 2:
+        resource = store.get(parts[0], parts[1])
+        if resource is None:
+            return _outcome(404, "not-found", f"{parts[0]}/{parts[1]}")
+        return Answer(200, resource)
+    if len(parts) == 1 and parts[0] == "Patient":
+        params = dict(query)
+        count = min(max(_number(params.pop("_count", None), 100), 1), 1000)
+        offset = max(_number(params.pop("_offset", None), 0), 0)
         matches = store.search_patients(params)
-        page = matches[offset : offset + count]
-        bundle = _searchset(base_of(request), page, total=len(matches))
+        bundle = _searchset(base, matches[offset : offset + count], total=len(matches))
         if offset + count < len(matches):
             bundle["link"] = [
                 {
                     "relation": "next",
-                    "url": f"{base_of(request)}/Patient?_count={count}&_offset={offset + count}",
+                    "url": f"{base}/Patient?_count={count}&_offset={offset + count}",
                 }
             ]
-        return _json(bundle)
-
-    async def read(request: Request) -> Response:
-        resource_type = request.path_params["type"]
-        resource = store.get(resource_type, request.path_params["id"])
-        if resource is None:
-            return _outcome(404, "not-found", f"{resource_type}/{request.path_params['id']}")
-        return _json(resource)
-
-    async def everything(request: Request) -> Response:
-        patient_id = request.path_params["id"]
-        patient = store.get("Patient", patient_id)
-        if patient is None:
-            return _outcome(404, "not-found", f"Patient/{patient_id}")
-        return _json(_searchset(base_of(request), [patient, *store.compartment(patient_id)]))
-
-    async def type_search(request: Request) -> Response:
-        resource_type = request.path_params["type"]
-        if resource_type == "Patient":
-            return await patient_search(request)
-        target = request.query_params.get("patient") or request.query_params.get("subject")
+        return Answer(200, bundle)
+    if len(parts) == 1:
+        target = query.get("patient") or query.get("subject")
         if not target:
             return _outcome(400, "not-supported", "search needs patient= or subject=")
         patient_id = target.removeprefix("Patient/")
-        return _json(_searchset(base_of(request), store.compartment(patient_id, resource_type)))
+        return Answer(200, _searchset(base, store.compartment(patient_id, parts[0])))
+    return _outcome(404, "not-found", f"no route for {path}")
 
-    app = Starlette(
-        routes=[
-            Route("/metadata", metadata),
-            Route("/Patient/{id}/$everything", everything),
-            Route("/{type}/{id}", read),
-            Route("/{type}", type_search),
-        ]
+
+def _spoil(data: Any, mode: str) -> Any:
+    """A copy of a searchset whose first entry is invalid, or whose last names another
+    patient (the "invalid" and "foreign" faults)."""
+    if not (isinstance(data, dict) and data.get("entry")):
+        return data
+    spoilt = orjson.loads(orjson.dumps(data))  # never touch the store's own resources
+    if mode == "invalid":
+        first = spoilt["entry"][0]["resource"]
+        first["birthDate" if first["resourceType"] == "Patient" else "status"] = 12
+    else:
+        last = spoilt["entry"][-1]["resource"]
+        for element in ("subject", "patient"):
+            if element in last:
+                last[element] = {"reference": "Patient/someone-else"}
+    return spoilt
+
+
+# --- serving ----------------------------------------------------------------------------
+
+_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed"}
+_MALFORMED = b'{"resourceType": "Bundle", "entry": ['
+
+
+def _http(status: int, body: bytes, keep_alive: bool) -> bytes:
+    reason = _REASONS.get(status, b"Internal Server Error" if status >= 500 else b"Error")
+    head = (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/fhir+json\r\ncontent-length: %d\r\n"
+        b"connection: %s\r\n\r\n"
+        % (status, reason, len(body), b"keep-alive" if keep_alive else b"close")
     )
-    return FaultInjector(app, faults)
+    return head + body
 
 
-async def _client_left(receive: Receive, seconds: float) -> bool:
-    """Wait ``seconds``, or until the client hangs up (then True): a node that is slow
-    must not keep answering someone who has gone."""
+class _NodeProtocol(asyncio.Protocol):
+    """One client connection to one node: HTTP/1.1 requests in, answers out, in order.
 
-    async def disconnected() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
+    A plain protocol over the C parser rather than an ASGI app under a server: 25 nodes
+    in one process answer a fan-out's 25 requests, and on a 2-core machine every
+    microsecond a node spends is one the exchange under test does not get.
+    """
 
-    try:
-        async with asyncio.timeout(seconds):
-            await disconnected()
-    except TimeoutError:
-        return False
-    return True
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.queue: list[tuple[bytes, bytes, bool]] = []  # method, url, keep-alive
+        self.busy = False
+        self.pending: asyncio.TimerHandle | None = None
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
 
-class FaultInjector:
-    """ASGI middleware that applies :class:`Faults` to every request."""
-
-    def __init__(self, app: ASGIApp, faults: Faults) -> None:
-        self.app = app
-        self.faults = faults
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        faults = self.faults
-        faults.requests += 1
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
-        mode = faults.mode
-        if mode in ("timeout", "slow"):
-            # "timeout" waits until the client gives up; "slow" answers, but late.
-            seconds = 3600.0 if mode == "timeout" else faults.slow_ms / 1000
-            if await _client_left(receive, seconds):
-                return
-        elif mode == "error":
-            await _outcome(500, "exception", "injected failure")(scope, receive, send)
-            return
-        elif mode == "malformed":
-            await Response(b'{"resourceType": "Bundle", "entry": [', media_type=FHIR_JSON)(
-                scope, receive, send
-            )
-            return
-        if mode in ("invalid", "foreign"):
-            await self._corrupting(scope, receive, send, mode)
-            return
-        await self.app(scope, receive, send)
-
-    async def _corrupting(self, scope: Scope, receive: Receive, send: Send, mode: str) -> None:
-        """Pass the response through, but spoil the first entry of a searchset."""
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, capture)
-        body = b"".join(chunks)
+    def data_received(self, data: bytes) -> None:
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            data = None
-        if isinstance(data, dict) and data.get("entry"):
-            first = data["entry"][0]["resource"]
-            if mode == "invalid":
-                first["birthDate" if first["resourceType"] == "Patient" else "status"] = 12
-            else:
-                last = data["entry"][-1]["resource"]
-                for element in ("subject", "patient"):
-                    if element in last:
-                        last[element] = {"reference": "Patient/someone-else"}
-            body = orjson.dumps(data)
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            if self.transport is not None:
+                self.transport.write(_http(400, b"{}", False))
+                self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.pending is not None:  # the client gave up: do not answer into the void
+            self.pending.cancel()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_message_complete(self) -> None:
+        method = self.parser.get_method()
+        self.queue.append((method, self.url, self.parser.should_keep_alive()))
+        self.url = b""
+        if not self.busy:
+            self._next()
+
+    def _next(self) -> None:
+        if not self.queue or self.transport is None:
+            self.busy = False
+            return
+        self.busy = True
+        method, url, keep_alive = self.queue.pop(0)
+        faults = self.node.faults
+        faults.requests += 1
+        delay = faults.latency_ms / 1000
+        if faults.mode == "timeout":
+            return  # never answers; the client's deadline is what ends it
+        if faults.mode == "slow":
+            delay += faults.slow_ms / 1000
+        if delay > 0:
+            loop = asyncio.get_running_loop()
+            self.pending = loop.call_later(delay, self._respond, method, url, keep_alive)
+        else:
+            self._respond(method, url, keep_alive)
+
+    def _respond(self, method: bytes, url: bytes, keep_alive: bool) -> None:
+        self.pending = None
+        if self.transport is None:
+            return
+        self.transport.write(self.node.respond(method, url, keep_alive))
+        if keep_alive:
+            self._next()
+        else:
+            self.transport.close()
+
+
+@dataclass
+class Node:
+    """One node being served: its store, its faults, its address."""
+
+    store: FhirStore
+    faults: Faults
+    name: str
+    base: str = ""
+
+    def respond(self, method: bytes, url: bytes, keep_alive: bool) -> bytes:
+        mode = self.faults.mode
+        if method != b"GET":
+            return _http(
+                405, orjson.dumps(_outcome(405, "not-supported", "GET only").data), keep_alive
+            )
+        if mode == "error":
+            return _http(
+                500, orjson.dumps(_outcome(500, "exception", "injected failure").data), keep_alive
+            )
+        if mode == "malformed":
+            return _http(200, _MALFORMED, keep_alive)
+        parsed = httptools.parse_url(url)
+        query = dict(parse_qsl((parsed.query or b"").decode("latin-1")))
+        result = answer(self.store, self.name, self.base, parsed.path.decode("latin-1"), query)
+        data = _spoil(result.data, mode) if mode in ("invalid", "foreign") else result.data
+        return _http(result.status, orjson.dumps(data), keep_alive)
+
+
+class NodeServers:
+    """Test nodes on loopback ports, all served by one event loop in a background thread.
+
+    Each node gets its own ephemeral port on 127.0.0.1. Use as a context manager, or
+    call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self, nodes: Sequence[tuple[str, FhirStore, Faults]], *, host: str = "127.0.0.1"
+    ) -> None:
+        if not nodes:
+            raise ValueError("nothing to serve")
+        self.host = host
+        self.sockets: list[socket.socket] = []
+        self.nodes: list[Node] = []
+        for name, store, faults in nodes:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, 0))
+            sock.listen(1024)
+            self.sockets.append(sock)
+            port = sock.getsockname()[1]
+            self.nodes.append(Node(store, faults, name, f"http://{host}:{port}"))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="test-nodes")
+        self._ready = threading.Event()
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.base for node in self.nodes]
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def listen() -> list[asyncio.Server]:
+            servers = []
+            for node, sock in zip(self.nodes, self.sockets, strict=True):
+                servers.append(
+                    await self.loop.create_server(functools.partial(_NodeProtocol, node), sock=sock)
+                )
+            return servers
+
+        servers = self.loop.run_until_complete(listen())
+        self._ready.set()
+        try:
+            self.loop.run_forever()
+        finally:
+            for server in servers:
+                server.close()
+            self.loop.run_until_complete(asyncio.sleep(0))
+            self.loop.close()
+
+    def start(self, timeout: float = 10.0) -> NodeServers:
+        self.thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("test nodes did not start")
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve on the calling thread until the process ends (the benchmark's nodes)."""
+        self._run()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=5)
+        for sock in self.sockets:
+            sock.close()
+
+    def __enter__(self) -> NodeServers:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 # --- running servers in a thread --------------------------------------------------------
 
 
-class _PortDispatcher:
-    """One ASGI app per listening port, so one event loop can host many nodes."""
-
-    def __init__(self, apps: Mapping[int, ASGIApp]) -> None:
-        self.apps = apps
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        port = scope["server"][1]
-        await self.apps[port](scope, receive, send)
-
-
 class ServerThread:
-    """Uvicorn serving one or more apps on loopback ports, in a background thread.
+    """Uvicorn serving one ASGI app (the exchange) on a loopback port, in a background
+    thread. Binds 127.0.0.1 only; ``port`` 0 picks a free one. Use as a context manager,
+    or call :meth:`start` and :meth:`stop`."""
 
-    Binds ephemeral ports on 127.0.0.1 only. Use as a context manager, or call
-    :meth:`start` and :meth:`stop`.
-    """
-
-    def __init__(self, apps: Sequence[ASGIApp], *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
         import uvicorn
 
-        if not apps:
-            raise ValueError("nothing to serve")
-        self.sockets: list[socket.socket] = []
-        by_port: dict[int, ASGIApp] = {}
-        for app in apps:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port if len(apps) == 1 else 0))
-            sock.listen(1024)
-            self.sockets.append(sock)
-            by_port[sock.getsockname()[1]] = app
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        self.sockets = [sock]
         self.host = host
-        self.ports = [s.getsockname()[1] for s in self.sockets]
-        # One app is served as itself (its lifespan runs); several share one loop
-        # through a dispatcher that picks the app by the port the request came in on.
-        single = len(apps) == 1
+        self.ports = [sock.getsockname()[1]]
         config = uvicorn.Config(
-            apps[0] if single else _PortDispatcher(by_port),
+            app,
             log_level="warning",
             access_log=False,
-            lifespan="on" if single else "off",
+            lifespan="on",
             timeout_graceful_shutdown=1,
             backlog=1024,
         )

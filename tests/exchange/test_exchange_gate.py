@@ -25,12 +25,12 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from healthycity.exchange import audit
+from healthycity.exchange import audit, identity
 from healthycity.exchange.access import AccessPolicy, Principal
 from healthycity.exchange.db import make_engine, transaction, upgrade
 from healthycity.exchange.grounds import FactsCache, Grant, GroundFacts, PersonKey, evaluate
 from healthycity.exchange.harness import Harness
-from healthycity.exchange.models import AuditRecord, Relationship
+from healthycity.exchange.models import AuditRecord, PersonLink, Relationship
 from healthycity.exchange.nhsnumber import generate_test_numbers
 from healthycity.exchange.recorder import Recorder
 from healthycity.exchange.settings import ExchangeSettings
@@ -55,6 +55,8 @@ def world(tmp_path: Path) -> Iterator[Harness]:
             *ordinary_record("b", "b"),
         ]
     )
+    other = harness.add_node("other")  # a second record for Alice, linked by NHS number
+    other.store.add_all([patient("x", ALICE, "Smith", "Alice"), *ordinary_record("x", "x")])
     with harness:
         harness.relate(ALICE, "gp", "F84001")
         harness.relate(BOB, "gp", "F84001")
@@ -146,6 +148,30 @@ def test_a_refusal_is_never_taken_on_remembered_grounds(world: Harness) -> None:
         assert client.get(f"/Patient/{alice}/$everything").status_code == 403
         world.relate(ALICE, "gp", "F84001")
         assert client.get(f"/Patient/{alice}/$everything").status_code == 200
+
+
+def test_a_record_unlinked_while_the_nodes_answer_is_not_shown(world: Harness) -> None:
+    """What the nodes returned for the old links may be someone else's: the exchange asks
+    again with the person's current records rather than judge the old answer."""
+    alice = world.person_id(ALICE)
+    with world.client(_token(world)) as client:
+        found = {
+            e["resource"]["id"] for e in client.get(f"/Patient/{alice}/$everything").json()["entry"]
+        }
+    assert {"x", "x-bp", "a", "a-bp"} <= found
+
+    def split_off() -> None:
+        with transaction(world.engine) as session:
+            link = session.execute(
+                select(PersonLink).where(PersonLink.person_id == alice, PersonLink.local_id == "x")
+            ).scalar_one()
+            identity.unlink(session, link.id, actor="steward")
+
+    response = _everything_while(world, alice, split_off)
+    assert response.status_code == 200
+    shown = {e["resource"]["id"] for e in response.json()["entry"]}
+    assert "a-bp" in shown
+    assert not {i for i in shown if i.startswith("x")}  # nothing of the split-off record
 
 
 # --- the pieces ---------------------------------------------------------------------------
@@ -250,3 +276,16 @@ def test_the_recorder_batches_keeps_the_chain_and_isolates_a_failing_job(
         recorded = sorted(int(a.split()[1]) for a in actions)
     assert report.ok and report.rows == 39
     assert recorded == [n for n in range(40) if n != 7]
+
+
+def test_the_capability_statement_is_valid_and_names_every_operation() -> None:
+    from healthycity.exchange.api import capability_statement, create_app
+    from healthycity.exchange.validation import ResourceValidator
+
+    statement = capability_statement("http://127.0.0.1:8081")
+    assert ResourceValidator(10).check(statement).ok
+    declared = {o["name"] for r in statement["rest"][0]["resource"] for o in r.get("operation", [])}
+    declared |= {o["name"] for o in statement["rest"][0]["operation"]}
+    routes = create_app(ExchangeSettings(database_url="sqlite://")).openapi()["paths"]
+    served = {path.rsplit("$", 1)[1] for path in routes if "$" in path}
+    assert served == declared

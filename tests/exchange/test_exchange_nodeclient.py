@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from healthycity.exchange.nodeclient import NodeClient, NodeHttpError
-from healthycity.exchange.testserver import FhirStore, ServerThread, create_app
+from healthycity.exchange.testserver import Faults, FhirStore, NodeServers
 
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[str]:
     store = FhirStore()
     store.add({"resourceType": "Patient", "id": "p 1", "gender": "female"})
-    with ServerThread([create_app(store)]) as server:
+    with NodeServers([("node", store, Faults())]) as server:
         yield server.urls[0]
 
 
