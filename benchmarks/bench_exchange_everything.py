@@ -6,8 +6,9 @@ or its clients:
 
 1. 25 FHIR test nodes on loopback (one event loop, one port each), every one holding a
    record for each of the benchmark's people and adding 50 ms to every response;
-2. the exchange (uvicorn) over a SQLite database in which the nodes are registered, the
-   people indexed and a GP relationship recorded;
+2. the exchange (uvicorn) over a SQLite (or, with ``--database postgres``, PostgreSQL)
+   database in which the nodes are registered, the people indexed and a GP
+   relationship recorded;
 3. this process: 20 clients, each issuing ``GET /Patient/{id}/$everything`` back to back
    for random people with a GP's token, after a warm-up. They share keep-alive
    connections through the exchange's lean HTTP client (an httpx client here would take
@@ -16,7 +17,11 @@ or its clients:
 Every request is authenticated, fanned out to all 25 nodes, validated, consent-filtered
 and audited, as in normal operation.
 
+It prints the latency percentiles against the target and the CPU each process spent
+per request, so a regression can be told from a busy machine.
+
     .venv/bin/python benchmarks/bench_exchange_everything.py [--nodes 25] [--clients 20]
+        [--database sqlite|postgres] [--exchange-workers 1] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -179,8 +184,8 @@ async def client_loop(
     return errors
 
 
-def cpu_seconds(root: int) -> float:
-    """CPU time (user + system) used so far by process ``root`` and its descendants."""
+def cpu_seconds(root: int, *, descendants: bool = True) -> float:
+    """CPU time (user + system) used so far by process ``root`` (and its descendants)."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -192,7 +197,7 @@ def cpu_seconds(root: int) -> float:
             continue
         stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
     total, wanted = 0.0, {root}
-    changed = True
+    changed = descendants
     while changed:
         changed = False
         for pid, (parent, _) in stats.items():
@@ -230,8 +235,12 @@ async def drive(
             )
         )
         timings: list[float] = []
-        pids = {"this process": os.getpid(), **(meters or {})}
-        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        pids = {"clients": os.getpid(), **(meters or {})}
+
+        def reading(name: str, pid: int) -> float:
+            return cpu_seconds(pid, descendants=name != "clients")
+
+        before = {name: reading(name, pid) for name, pid in pids.items()}
         deadline = time.perf_counter() + seconds
         errors = await asyncio.gather(
             *(
@@ -239,10 +248,33 @@ async def drive(
                 for i in range(clients)
             )
         )
-        used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        used = {name: reading(name, pid) - before[name] for name, pid in pids.items()}
     finally:
         await client.aclose()
     return timings, sum(errors), used
+
+
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _database(kind: str) -> tuple[str, Any]:
+    """A fresh database for the exchange, and how to remove it afterwards."""
+    if kind == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="bench-exchange-"))
+        return f"sqlite:///{folder / 'exchange.db'}", lambda: None
+    from sqlalchemy import create_engine, text
+
+    name = f"bench_exchange_{os.getpid()}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
 def main() -> int:
@@ -252,6 +284,12 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--exchange-workers", type=int, default=1)
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="the exchange's database (postgres: a scratch database on 127.0.0.1:5432)",
+    )
     args = parser.parse_args()
 
     from sqlalchemy import select
@@ -270,8 +308,7 @@ def main() -> int:
     node_process.start()
     node_urls: list[str] = url_queue.get(timeout=120)
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-exchange-"))
-    database = f"sqlite:///{folder / 'exchange.db'}"
+    database, drop = _database(args.database)
     engine = make_engine(database)
     upgrade(engine)
     from datetime import UTC, datetime, timedelta
@@ -331,6 +368,8 @@ def main() -> int:
     finally:
         exchange_process.terminate()
         node_process.terminate()
+        exchange_process.join(timeout=10)
+        drop()
     timings.sort()
     p50 = statistics.median(timings) * 1000
     p95 = timings[int(0.95 * (len(timings) - 1))] * 1000
@@ -341,7 +380,8 @@ def main() -> int:
         f"{errors} errors"
     )
     print(
-        f"each response: {args.nodes * 6} resources from {args.nodes} nodes; exchange "
+        f"each response: {args.nodes * 6} resources from {args.nodes} nodes; database: "
+        f"{args.database}; exchange "
         f"workers: {args.exchange_workers}; load average before: {load_before}"
     )
     print(

@@ -112,6 +112,7 @@ class NodeResult:
     invalid: int = 0
     foreign: int = 0
     keys: list[bytes] = field(default_factory=list)  # content keys, parallel to resources
+    digests: list[bytes] = field(default_factory=list)  # as sent, parallel to resources
     elapsed_ms: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -266,7 +267,8 @@ class Federator:
     ) -> None:
         for resource in resources:
             canonical = orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
-            verdict = self.validator.check(resource, canonical)
+            digest = ResourceValidator.digest(resource, canonical)
+            verdict = self.validator.check(resource, canonical, digest=digest)
             if not verdict.ok:
                 result.invalid += 1
                 if verdict.problem:
@@ -278,7 +280,9 @@ class Federator:
                 result.foreign += 1
                 continue
             result.resources.append(resource)
-            result.keys.append(_content_key(resource, canonical))
+            # Without meta the content key is the digest itself: one hash, not two.
+            result.keys.append(digest if "meta" not in resource else _content_key(resource))
+            result.digests.append(digest)
 
 
 @dataclass
@@ -342,6 +346,7 @@ def merge(results: Sequence[NodeResult]) -> Merged:
             )
             summaries.append(f"{node.name}: {result.foreign} about another patient")
         keys = result.keys if len(result.keys) == len(result.resources) else None
+        digests = result.digests if len(result.digests) == len(result.resources) else None
         for index, resource in enumerate(result.resources):
             key = keys[index] if keys is not None else _content_key(resource)
             if key in seen:
@@ -350,7 +355,8 @@ def merge(results: Sequence[NodeResult]) -> Merged:
             seen.add(key)
             meta = dict(resource.get("meta") or {})
             meta["source"] = node.base_url
-            candidates.append(Candidate(resource | {"meta": meta}, node.base_url))
+            digest = digests[index] if digests is not None else None
+            candidates.append(Candidate(resource | {"meta": meta}, node.base_url, digest))
     return Merged(candidates, issues, duplicates, summaries)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from importlib import resources
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -340,7 +341,7 @@ def _references(value: Any, out: list[str]) -> None:
 class SensitivityClassifier:
     """Puts resources in sensitive categories according to the rules data."""
 
-    def __init__(self, rules: Mapping[str, Any]) -> None:
+    def __init__(self, rules: Mapping[str, Any], *, cache_size: int = 200_000) -> None:
         self._label_systems = frozenset(rules.get("label_systems", ()))
         self._exact: dict[Coding, set[str]] = {}
         self._prefixes: dict[str, list[tuple[str, str]]] = {}
@@ -354,6 +355,8 @@ class SensitivityClassifier:
                 for prefix in prefixes:
                     self._prefixes.setdefault(system, []).append((prefix, category))
         self._propagate = tuple(rules.get("propagate_through", ()))
+        self.cache_size = cache_size
+        self._remembered: dict[tuple[bytes, bool, bool, bool], ResourceFacts] = {}
 
     @classmethod
     def default(cls) -> SensitivityClassifier:
@@ -405,11 +408,41 @@ class SensitivityClassifier:
             links=self.links_of(resource) if with_links else frozenset(),
         )
 
+    def remembered_facts(
+        self,
+        resource: Mapping[str, Any],
+        digest: bytes | None,
+        *,
+        with_time: bool = True,
+        with_authors: bool = True,
+        with_links: bool = True,
+    ) -> ResourceFacts:
+        """:meth:`facts`, remembered by ``digest`` (the content's, see federation.py):
+        a record is classified once, not on every request that returns it. Facts are
+        immutable and depend on the content alone, so sharing them is safe."""
+        if digest is None or self.cache_size == 0:
+            return self.facts(
+                resource, with_time=with_time, with_authors=with_authors, with_links=with_links
+            )
+        key = (digest, with_time, with_authors, with_links)
+        found = self._remembered.get(key)
+        if found is None:
+            found = self.facts(
+                resource, with_time=with_time, with_authors=with_authors, with_links=with_links
+            )
+            if len(self._remembered) >= self.cache_size:
+                # Drop the oldest tenth: dicts keep insertion order, so this is FIFO.
+                for old in list(islice(self._remembered, max(1, self.cache_size // 10))):
+                    self._remembered.pop(old, None)
+            self._remembered[key] = found
+        return found
+
     def facts_for_all(
         self,
         resources: Sequence[Mapping[str, Any]],
         origins: Sequence[str],
         *,
+        digests: Sequence[bytes | None] | None = None,
         with_time: bool = True,
         with_authors: bool = True,
         with_links: bool = True,
@@ -422,8 +455,10 @@ class SensitivityClassifier:
         inherited categories when ``with_links`` is off, just not kept.
         """
         facts = [
-            self.facts(r, with_time=with_time, with_authors=with_authors, with_links=with_links)
-            for r in resources
+            self.remembered_facts(
+                r, d, with_time=with_time, with_authors=with_authors, with_links=with_links
+            )
+            for r, d in zip(resources, digests or [None] * len(resources), strict=True)
         ]
         if not any(f.labels for f in facts):
             return facts

@@ -110,6 +110,12 @@ class ExchangeSettings(BaseSettings):
         description="how long cached grounds are used before being read again (node changes "
         "such as a disabled node are picked up within this time)",
     )
+    gc_gen0_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="allocations between the garbage collector's youngest-generation runs "
+        "in the serving process (0 keeps Python's default of 700); see docs/exchange.md",
+    )
     audit_batch_size: int = Field(
         default=64,
         ge=1,

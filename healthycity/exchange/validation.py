@@ -73,12 +73,19 @@ class ResourceValidator:
             canonical = orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
         return hashlib.blake2b(canonical, digest_size=16).digest()
 
-    def check(self, resource: Mapping[str, Any], canonical: bytes | None = None) -> Verdict:
-        """The verdict for ``resource``; ``canonical`` is its sorted compact JSON if the
-        caller already has it (it must be exactly that, or the cache is fooled)."""
+    def check(
+        self,
+        resource: Mapping[str, Any],
+        canonical: bytes | None = None,
+        *,
+        digest: bytes | None = None,
+    ) -> Verdict:
+        """The verdict for ``resource``; ``canonical`` is its sorted compact JSON, or
+        ``digest`` that JSON's :meth:`digest`, if the caller already has it (it must be
+        exactly that, or the cache is fooled)."""
         if self.cache_size == 0:
             return _model_check(resource)
-        key = self.digest(resource, canonical)
+        key = digest if digest is not None else self.digest(resource, canonical)
         verdict = self._verdicts.get(key)
         if verdict is not None:
             self.hits += 1
