@@ -21,7 +21,7 @@ from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 
-from healthycity.exchange import nodes
+from healthycity.exchange import nodes, relationships
 from healthycity.exchange.access import (
     ANONYMOUS,
     JwksUrlKeys,
@@ -204,11 +204,19 @@ def create_app(
                     engine, settings.node_timeout_seconds, settings.node_health_interval_seconds
                 )
             )
+        refresher = None
+        if settings.relationship_refresh_interval_seconds > 0:
+            refresher = asyncio.create_task(
+                relationships.watch(
+                    engine, settings, settings.relationship_refresh_interval_seconds
+                )
+            )
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in (watcher, refresher):
+                if task is not None:
+                    task.cancel()
             await state["service"].recorder.aclose()
             await federator.aclose()
 

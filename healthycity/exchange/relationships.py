@@ -40,6 +40,7 @@ derived rows of one person from one node, and :func:`refresh` asks the nodes and
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ from healthycity.exchange.db import read_transaction, transaction
 from healthycity.exchange.federation import Federator, NodeRequest, NodeResult, NodeTarget
 from healthycity.exchange.grounds import as_utc, node_links
 from healthycity.exchange.models import Node, Person, PersonLink, Relationship
+
+log = logging.getLogger("healthycity.exchange.relationships")
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -894,6 +897,30 @@ async def refresh(
 
     await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
     return report
+
+
+async def watch(engine: Engine, settings: ExchangeSettings, interval: float) -> None:
+    """Refresh everyone's node-derived relationships every ``interval`` seconds until
+    cancelled (the running exchange's schedule; the first round waits one interval, as
+    ``exchange relationships refresh`` is there for an immediate one). A failed round is
+    logged and the next one still happens."""
+    federator = make_federator(settings)
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                report = await refresh(engine, federator, settings)
+                log.info(
+                    "relationships refreshed: %d persons, %d added, %d removed, %d node failures",
+                    report.persons,
+                    report.counts.added,
+                    report.counts.removed,
+                    len(report.failures),
+                )
+            except Exception:  # keep the schedule whatever one round hit
+                log.exception("relationship refresh failed")
+    finally:
+        await federator.aclose()
 
 
 def make_federator(settings: ExchangeSettings) -> Federator:

@@ -82,6 +82,12 @@ class ExchangeSettings(BaseSettings):
         description="days after a finished encounter during which its provider and "
         "clinicians keep a legitimate relationship (relationships derived from node data)",
     )
+    relationship_refresh_interval_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="how often the running exchange re-derives everyone's relationships "
+        "from the nodes (0: never; `exchange relationships refresh` runs one now)",
+    )
     relationship_practitioner_systems: tuple[str, ...] = Field(
         default=("https://fhir.nhs.uk/Id/sds-user-id",),
         description="Practitioner identifier systems whose value is that person's token "

@@ -9,6 +9,7 @@ command line, and real Synthea and PDS sandbox records.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -865,3 +866,43 @@ def test_synthea_encounters_are_found_by_the_identifiers_they_carry() -> None:
         assert all(r.ends_at is not None and r.ends_at >= now for r in usable.relationships)
         checked += 1
     assert checked == 6
+
+
+def test_the_running_exchange_refreshes_on_its_schedule(tmp_path: Path) -> None:
+    """With ``relationship_refresh_interval_seconds`` set, a care team recorded at a node
+    gives access without anyone running the command."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'exchange.db'}")
+    upgrade(engine)
+    world = Harness(
+        engine,
+        settings=ExchangeSettings(
+            node_timeout_seconds=1.0,
+            node_health_interval_seconds=0,
+            relationship_refresh_interval_seconds=0.3,
+        ),
+    )
+    node = world.add_node("north")
+    node.store.add_all(
+        [
+            patient("n-alice", ALICE, "Smith", "Alice"),
+            *ordinary_record("n", "n-alice"),
+            _organisation("org-ral", (ODS, "RAL01")),
+        ]
+    )
+    with world:
+        person_id = world.person_id(ALICE)
+        clinician = world.issuer.mint(subject="dr-ral", role="R8000", organisation="RAL01")
+        assert _everything(world, clinician, person_id)[0] == 403
+        node.store.add(
+            _care_team(
+                "ct-alice",
+                "active",
+                [{"reference": "Organization/org-ral"}],
+                subject={"reference": "Patient/n-alice"},
+            )
+        )
+        deadline = time.monotonic() + 10
+        while _everything(world, clinician, person_id)[0] != 200:
+            assert time.monotonic() < deadline, "the scheduled refresh never granted access"
+            time.sleep(0.2)
+    engine.dispose()
