@@ -22,6 +22,7 @@ per request, so a regression can be told from a busy machine.
 
     .venv/bin/python benchmarks/bench_exchange_everything.py [--nodes 25] [--clients 20]
         [--database sqlite|postgres] [--exchange-workers 1] [--seconds 20]
+        [--fanout lean|httpx]
 """
 
 from __future__ import annotations
@@ -90,7 +91,13 @@ def serve_nodes(count: int, latency_ms: float, numbers: list[str], urls: Any) ->
 
 
 def serve_exchange(
-    database: str, jwks: dict[str, Any], issuer: str, audience: str, port: Any, workers: int = 1
+    database: str,
+    jwks: dict[str, Any],
+    issuer: str,
+    audience: str,
+    port: Any,
+    workers: int = 1,
+    fanout: str = "lean",
 ) -> None:
     """Process 2: the exchange (with ``workers`` > 1, uvicorn's worker processes, each
     configured from the environment as ``healthycity exchange serve --workers`` does)."""
@@ -136,7 +143,14 @@ def serve_exchange(
         database_url=database, node_timeout_seconds=2.0, node_health_interval_seconds=0
     )
     verifier = TokenVerifier(StaticKeys(jwks), issuer=issuer, audience=audience)
-    app = create_app(settings, engine=make_engine(database), verifier=verifier)
+    client = None
+    if fanout == "httpx":  # the comparison behind docs/decisions/0010-exchange.md
+        client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=2000),
+            timeout=10,
+            trust_env=False,
+        )
+    app = create_app(settings, engine=make_engine(database), verifier=verifier, client=client)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port.put(sock.getsockname()[1])
@@ -285,6 +299,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--exchange-workers", type=int, default=1)
     parser.add_argument(
+        "--fanout",
+        choices=["lean", "httpx"],
+        default="lean",
+        help="the exchange's client for the nodes: its own (default) or one httpx.AsyncClient",
+    )
+    parser.add_argument(
         "--database",
         choices=["sqlite", "postgres"],
         default="sqlite",
@@ -344,6 +364,7 @@ def main() -> int:
             issuer.audience,
             port_queue,
             args.exchange_workers,
+            args.fanout,
         ),
         daemon=args.exchange_workers == 1,  # uvicorn's workers are its children,
     )
@@ -381,7 +402,7 @@ def main() -> int:
     )
     print(
         f"each response: {args.nodes * 6} resources from {args.nodes} nodes; database: "
-        f"{args.database}; exchange "
+        f"{args.database}; fan-out client: {args.fanout}; exchange "
         f"workers: {args.exchange_workers}; load average before: {load_before}"
     )
     print(
