@@ -50,8 +50,17 @@ def serve(
     ctx: typer.Context,
     host: str | None = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port to listen on (default 8000)."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="Worker processes (one per core; sessions and data live in the database, so "
+        "any worker can answer any request).",
+    ),
 ) -> None:
     """Serve the public site and the workspace."""
+    import os
+
     import uvicorn
 
     from healthycity.web.app import create_app
@@ -61,8 +70,24 @@ def serve(
     cli.engine()
     host = host or settings.host
     port = port or settings.port
-    typer.echo(f"healthycity is serving on http://{host}:{port} (Ctrl+C to stop)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    plural = "es" if workers > 1 else ""
+    typer.echo(
+        f"healthycity is serving on http://{host}:{port} with {workers} process{plural} "
+        "(Ctrl+C to stop)"
+    )
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    # Each worker builds its app from the environment: hand the chosen database on.
+    os.environ["HEALTHYCITY_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "healthycity.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
