@@ -31,8 +31,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One chromium per test module. Not per session: Playwright's sync API keeps an
+    event loop running on the main thread while it is open, and code under test that
+    calls ``asyncio.run`` (the exchange's CLI) would fail in whichever test happened to
+    run after a browser test on the same worker."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"chromium not found at {CHROMIUM}; `make test` installs it from Debian")
     if not AXE_JS.exists():
