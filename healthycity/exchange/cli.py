@@ -513,7 +513,11 @@ async def _refresh_relationships(
 def link_command(
     files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="CSV extracts."),
     mappings: list[str] = typer.Option(
-        ..., "--map", help="field=column, e.g. given_name=first_name (repeat)."
+        ...,
+        "--map",
+        help="field=column, e.g. given_name=first_name (repeat). Fields: record_id, "
+        "nhs_number, other_identifier, given_name, family_name, birth_date (YYYY-MM-DD or "
+        "YYYYMMDD), sex, postcode, address_line, town, and optionally email and phone.",
     ),
     output: Path = typer.Option(..., help="Where to write file,row,record_id,cluster_id."),
     review: Path | None = typer.Option(None, help="Write possible matches here for review."),
@@ -523,7 +527,15 @@ def link_command(
         None, help="Also save the trained model as JSON for the online scorer."
     ),
 ) -> None:
-    """Link CSV extracts with Splink and write a cluster id for every input record."""
+    """Link CSV extracts with Splink and write a cluster id for every input record.
+
+    Names are compared allowing one keying error, looser likeness and given and family
+    name swapped; dates allowing one keying error, day and month transposed, or a month
+    or a year out; email on the whole address or its user part; phone (digits, UK numbers
+    in national form) exactly or one keying error apart. Unusable values are reported and
+    treated as missing. Twins (same birth date, surname and address, different given
+    names) are never linked.
+    """
     import orjson
 
     from healthycity.exchange import linkage

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
@@ -55,6 +55,30 @@ def _postcode(value: str | None) -> str | None:
     return compact or None
 
 
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def normal_phone(value: str | None) -> str | None:
+    """Digits only, a UK number in its national form (``+44 20 7946 0000`` and
+    ``020 7946 0000`` compare equal); None for fewer than six digits."""
+    if not value:
+        return None
+    text = value.strip()
+    digits = _NOT_DIGITS.sub("", text)
+    if text.startswith("+44") or (digits.startswith("0044") and len(digits) > 11):
+        digits = "0" + digits[4 if digits.startswith("0044") else 2 :]
+    return digits if len(digits) >= 6 else None
+
+
+def normal_email(value: str | None) -> str | None:
+    """Upper case without spaces; None unless it has a user part and an ``@``."""
+    if not value:
+        return None
+    text = "".join(value.split()).upper()
+    user, at, domain = text.partition("@")
+    return text if user and at and domain else None
+
+
 @dataclass(frozen=True, slots=True)
 class Demographics:
     """The identifying facts of one record, normalised for comparison."""
@@ -68,6 +92,8 @@ class Demographics:
     postcode: str | None = None
     address_line: str | None = None
     town: str | None = None
+    email: str | None = None
+    phone: str | None = None
 
     def as_json(self) -> dict[str, str | None]:
         data = asdict(self)
@@ -136,7 +162,25 @@ def demographics_of(patient: Mapping[str, Any]) -> Demographics:
         postcode=_postcode(address.get("postalCode")),
         address_line=_clean_name(" ".join(lines)) if lines else None,
         town=_clean_name(address.get("city")),
+        email=_telecom(patient, "email", normal_email),
+        phone=_telecom(patient, "phone", normal_phone),
     )
+
+
+def _telecom(
+    patient: Mapping[str, Any], system: str, normalise: Callable[[str | None], str | None]
+) -> str | None:
+    """The first usable current ``telecom`` value of this system (an ``old`` one or one
+    whose period has ended says little about who the record is now)."""
+    for contact in patient.get("telecom") or []:
+        if contact.get("system") != system or contact.get("use") == "old":
+            continue
+        if (contact.get("period") or {}).get("end"):
+            continue
+        value = normalise(contact.get("value"))
+        if value is not None:
+            return value
+    return None
 
 
 class Scorer(Protocol):

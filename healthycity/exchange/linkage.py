@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from healthycity.exchange import nhsnumber
-from healthycity.exchange.identity import Demographics, are_twins
+from healthycity.exchange.identity import Demographics, are_twins, normal_email, normal_phone
 from healthycity.exchange.matching import (
     CANONICAL_FIELDS,
     FIELD_LEVELS,
+    SWAPPED_WITH,
     FellegiSunterModel,
     Level,
 )
@@ -68,6 +69,8 @@ class Record:
             postcode=self.values.get("postcode"),
             address_line=self.values.get("address_line"),
             town=self.values.get("town"),
+            email=self.values.get("email"),
+            phone=self.values.get("phone"),
         )
 
 
@@ -122,6 +125,16 @@ def clean(name: str, raw: str | None, problems: Problems, file: str, row: int) -
         return sex
     if name == "postcode":
         return value.replace(" ", "").upper()
+    if name == "email":
+        email = normal_email(value)
+        if email is None:
+            problems.add(file, row, name, value, "is not an email address")
+        return email
+    if name == "phone":
+        phone = normal_phone(value)
+        if phone is None:
+            problems.add(file, row, name, value, "is not a phone number")
+        return phone
     return value.upper()
 
 
@@ -181,6 +194,35 @@ def _level_sql(name: str, kind: str, parameter: float) -> str:
         return f"jaro_winkler_similarity({left}, {right}) >= {parameter}"
     if kind == "levenshtein":
         return f"levenshtein({left}, {right}) <= {int(parameter)}"
+    if kind == "damerau_levenshtein":
+        # DuckDB's Damerau-Levenshtein is several times slower than its Levenshtein, and
+        # n Damerau edits are at most 2n plain ones, so the cheap test goes first.
+        n = int(parameter)
+        return (
+            f"levenshtein({left}, {right}) <= {2 * n}"
+            f" AND damerau_levenshtein({left}, {right}) <= {n}"
+        )
+    if kind == "names_swapped":
+        other = SWAPPED_WITH[name]
+        return f'({left} = "{other}_r" OR {right} = "{other}_l")'
+    if kind == "date_transposed":
+        return (
+            f"length({left}) = 10 AND length({right}) = 10"
+            f" AND substr({left}, 1, 4) = substr({right}, 1, 4)"
+            f" AND substr({left}, 6, 2) = substr({right}, 9, 2)"
+            f" AND substr({left}, 9, 2) = substr({right}, 6, 2)"
+        )
+    if kind == "date_within_days":
+        return (
+            f"abs(date_diff('day', try_cast({left} AS DATE), try_cast({right} AS DATE)))"
+            f" <= {int(parameter)}"
+        )
+    if kind == "email_user":
+        return (
+            f"contains({left}, '@') AND contains({right}, '@')"
+            f" AND split_part({left}, '@', 1) <> ''"
+            f" AND split_part({left}, '@', 1) = split_part({right}, '@', 1)"
+        )
     if kind in ("postcode_sector", "postcode_district"):
         cut = 2 if kind == "postcode_sector" else 3  # drop the unit, or the whole inward code
         return (
@@ -188,6 +230,36 @@ def _level_sql(name: str, kind: str, parameter: float) -> str:
             f" = substr({right}, 1, length({right}) - {cut})"
         )
     raise ValueError(kind)
+
+
+def _same(*columns: str) -> str:
+    return " AND ".join(f'l."{c}" = r."{c}"' for c in columns)
+
+
+_YEAR = 'substr(l."birth_date", 1, 4) = substr(r."birth_date", 1, 4)'
+
+#: Candidate pairs are those agreeing on at least one of these (each used only when the
+#: fields it needs are present). A true pair no rule finds is never scored, so the
+#: rules are many and cheap: any one identifier; the names (either way round); the date
+#: of birth; a name with the birth year, postcode or town.
+BLOCKING_RULES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("nhs_number",), _same("nhs_number")),
+    (("other_identifier",), _same("other_identifier")),
+    (("email",), _same("email")),
+    (("phone",), _same("phone")),
+    (("given_name", "family_name"), _same("given_name", "family_name")),
+    (
+        ("given_name", "family_name"),
+        'l."given_name" = r."family_name" AND l."family_name" = r."given_name"',
+    ),
+    (("birth_date",), _same("birth_date")),
+    (("family_name", "birth_date"), f"{_same('family_name')} AND {_YEAR}"),
+    (("given_name", "birth_date"), f"{_same('given_name')} AND {_YEAR}"),
+    (("family_name", "postcode"), _same("family_name", "postcode")),
+    (("given_name", "postcode"), _same("given_name", "postcode")),
+    (("family_name", "town"), _same("family_name", "town")),
+    (("address_line", "postcode"), _same("address_line", "postcode")),
+)
 
 
 def splink_settings(fields: Sequence[str]) -> dict[str, Any]:
@@ -211,23 +283,7 @@ def splink_settings(fields: Sequence[str]) -> dict[str, Any]:
         levels.append({"sql_condition": "ELSE", "label_for_charts": "else"})
         comparisons.append({"output_column_name": name, "comparison_levels": levels})
     have = set(fields)
-    rules = []
-    for combo in (
-        ("nhs_number",),
-        ("other_identifier",),
-        ("given_name", "family_name"),
-        ("birth_date",),
-        ("family_name", "postcode"),
-        ("given_name", "postcode"),
-        ("family_name", "town"),
-    ):
-        if set(combo) <= have:
-            rules.append(" AND ".join(f'l."{c}" = r."{c}"' for c in combo))
-    if {"family_name", "birth_date"} <= have:
-        rules.append(
-            'l."family_name" = r."family_name" AND '
-            'substr(l."birth_date", 1, 4) = substr(r."birth_date", 1, 4)'
-        )
+    rules = [sql for needs, sql in BLOCKING_RULES if set(needs) <= have]
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "unique_id",
@@ -236,6 +292,17 @@ def splink_settings(fields: Sequence[str]) -> dict[str, Any]:
         "retain_intermediate_calculation_columns": False,
         "retain_matching_columns": False,
     }
+
+
+#: Expectation maximisation runs once per block; each estimates m for every comparison
+#: the block does not fix, so between them every field is estimated at least once.
+EM_BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("birth_date",),
+    ("given_name", "family_name"),
+    ("postcode",),
+    ("email",),
+    ("town",),
+)
 
 
 @dataclass
@@ -269,14 +336,29 @@ def train_and_score(
     settings["probability_two_random_records_match"] = estimate_prior(records, fields)
     linker = Linker(frame, settings, log_level=logging.ERROR)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    for block in (("birth_date",), ("given_name", "family_name"), ("postcode",), ("town",)):
-        if set(block) <= set(fields):
-            rule = " AND ".join(f'l."{c}" = r."{c}"' for c in block)
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(rule)
-            except Exception:  # noqa: S112  (EM can fail on a degenerate block; skip it)
-                continue
-    predictions = linker.inference.predict(threshold_match_probability=possible_threshold)
+    for block in EM_BLOCKS:
+        if not set(block) <= set(fields):
+            continue
+        # EM can fail on a degenerate block (every record in one town, a level no pair
+        # reaches) after it has already changed the model, dropping the comparison it
+        # was working on and the prior with it; so a failed session is undone.
+        before = linker.misc.save_model_to_json()
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(_same(*block))
+        except Exception:
+            linker = Linker(frame, before, log_level=logging.ERROR)
+    model = model_from_splink(
+        linker.misc.save_model_to_json(),
+        fields,
+        match_threshold=match_threshold,
+        possible_threshold=possible_threshold,
+    )
+    # Pairs are scored with the exported model's own m and u (smoothed, clamped), so a
+    # pair scores the same in batch as the online scorer scores it.
+    scorer = Linker(
+        frame, with_model(linker.misc.save_model_to_json(), model), log_level=logging.ERROR
+    )
+    predictions = scorer.inference.predict(threshold_match_probability=possible_threshold)
     result = predictions.as_pyarrow_table().select(  # type: ignore[no-untyped-call]
         ["unique_id_l", "unique_id_r", "match_probability"]
     )
@@ -289,12 +371,6 @@ def train_and_score(
             strict=True,
         )
     ]
-    model = model_from_splink(
-        linker.misc.save_model_to_json(),
-        fields,
-        match_threshold=match_threshold,
-        possible_threshold=possible_threshold,
-    )
     return Trained(model, pairs)
 
 
@@ -302,7 +378,7 @@ def estimate_prior(records: Sequence[Record], fields: Sequence[str], recall: flo
     """The probability two random records match, from pairs that agree exactly on an
     identifier or on name and date of birth (assumed to find ``recall`` of the true
     pairs), kept within sensible bounds for tiny or odd inputs."""
-    keys: list[tuple[str, ...]] = [("nhs_number",), ("other_identifier",)]
+    keys: list[tuple[str, ...]] = [("nhs_number",), ("other_identifier",), ("email",)]
     keys.append(("given_name", "family_name", "birth_date"))
     found: set[tuple[int, int]] = set()
     for key in keys:
@@ -355,6 +431,23 @@ def model_from_splink(
         possible_threshold=possible_threshold,
         about="Trained with Splink (DuckDB) by healthycity.exchange.linkage",
     )
+
+
+def with_model(settings: Mapping[str, Any], model: FellegiSunterModel) -> dict[str, Any]:
+    """Splink settings carrying ``model``'s prior and every level's m and u."""
+    updated = dict(settings)
+    updated["probability_two_random_records_match"] = model.prior
+    comparisons = []
+    for comparison in settings["comparisons"]:
+        levels = model.fields.get(comparison["output_column_name"])
+        copied = [dict(level) for level in comparison["comparison_levels"]]
+        if levels is not None:
+            scored = [level for level in copied if not level.get("is_null_level")]
+            for target, level in zip(scored, levels, strict=True):
+                target["m_probability"], target["u_probability"] = level.m, level.u
+        comparisons.append({**comparison, "comparison_levels": copied})
+    updated["comparisons"] = comparisons
+    return updated
 
 
 #: Added to every level's m before renormalising: training data rarely shows every kind

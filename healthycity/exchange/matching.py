@@ -4,8 +4,9 @@ Splink trains the model offline, in bulk (``linkage.py``); the exchange then nee
 score *one* incoming record against a handful of candidates while a request waits,
 which is no job for a SQL engine. So the trained model is exported to a small JSON
 document (``data/match_model.json`` by default): for each field, an ordered list of
-comparison levels (exact, Jaro-Winkler at a threshold, one edit away, same postcode
-sector, ...) with the m and u probabilities Splink estimated, plus the prior. This
+comparison levels (exact, given and family name swapped, one keying error away, Jaro-
+Winkler at a threshold, day and month transposed, same postcode sector, ...) with the m
+and u probabilities Splink estimated, plus the prior. This
 module evaluates exactly those levels in plain Python, so the online score is the
 Splink score for the same pair (up to string-similarity rounding at a threshold).
 
@@ -29,6 +30,8 @@ from healthycity.exchange.identity import Demographics, are_twins
 from healthycity.exchange.similarity import jaro_winkler, levenshtein
 
 #: The canonical fields records are compared on (also the batch ``--map`` targets).
+#: ``email`` and ``phone`` are optional extras: many extracts carry them, and FHIR
+#: Patients carry them as ``telecom``.
 CANONICAL_FIELDS = (
     "record_id",
     "nhs_number",
@@ -40,33 +43,125 @@ CANONICAL_FIELDS = (
     "postcode",
     "address_line",
     "town",
+    "email",
+    "phone",
 )
 
+#: The field each name is checked against for a given/family swap.
+SWAPPED_WITH = {"given_name": "family_name", "family_name": "given_name"}
+
 #: field -> levels, most specific first; ("kind", parameter). "else" is implicit last.
+#: Names tolerate a swap of given and family name, one keying error (Damerau: a
+#: transposition counts once) and looser Jaro-Winkler likeness; dates tolerate one
+#: keying error, day and month transposed, and a date a month or a year out (a
+#: mis-keyed month or year field), each level priced by training.
 FIELD_LEVELS: dict[str, tuple[tuple[str, float], ...]] = {
-    "nhs_number": (("exact", 0), ("levenshtein", 1)),
-    "other_identifier": (("exact", 0), ("levenshtein", 1)),
-    "given_name": (("exact", 0), ("jaro_winkler", 0.92), ("jaro_winkler", 0.8)),
-    "family_name": (("exact", 0), ("jaro_winkler", 0.92), ("jaro_winkler", 0.8)),
-    "birth_date": (("exact", 0), ("levenshtein", 1), ("levenshtein", 2)),
+    "nhs_number": (("exact", 0), ("damerau_levenshtein", 1)),
+    "other_identifier": (("exact", 0), ("damerau_levenshtein", 1)),
+    "given_name": (
+        ("exact", 0),
+        ("names_swapped", 0),
+        ("damerau_levenshtein", 1),
+        ("jaro_winkler", 0.9),
+        ("jaro_winkler", 0.8),
+    ),
+    "family_name": (
+        ("exact", 0),
+        ("names_swapped", 0),
+        ("damerau_levenshtein", 1),
+        ("jaro_winkler", 0.9),
+        ("jaro_winkler", 0.8),
+    ),
+    "birth_date": (
+        ("exact", 0),
+        ("damerau_levenshtein", 1),
+        ("date_transposed", 0),
+        ("date_within_days", 31),
+        ("date_within_days", 366),
+    ),
     "sex": (("exact", 0),),
     "postcode": (("exact", 0), ("postcode_sector", 0), ("postcode_district", 0)),
     "address_line": (("exact", 0), ("jaro_winkler", 0.9)),
     "town": (("exact", 0), ("jaro_winkler", 0.9)),
+    "email": (("exact", 0), ("email_user", 0), ("jaro_winkler", 0.88)),
+    "phone": (("exact", 0), ("damerau_levenshtein", 1)),
 }
 
 
-def _level_applies(kind: str, parameter: float, a: str, b: str) -> bool:
+def damerau_levenshtein(a: str, b: str) -> int:
+    """Edit distance where swapping two adjacent characters costs one edit, the
+    unrestricted form DuckDB's ``damerau_levenshtein`` computes (so batch and online
+    agree): "CA" to "ABC" is 2, not 3 as with optimal string alignment."""
+    if a == b:
+        return 0
+    infinity = len(a) + len(b)
+    last_row: dict[str, int] = {}
+    # Rows and columns shifted by two: row/column 0 hold the sentinel.
+    table = [[infinity] * (len(b) + 2) for _ in range(len(a) + 2)]
+    for i in range(len(a) + 1):
+        table[i + 1][1] = i
+    for j in range(len(b) + 1):
+        table[1][j + 1] = j
+    for i in range(1, len(a) + 1):
+        last_column = 0
+        for j in range(1, len(b) + 1):
+            k = last_row.get(b[j - 1], 0)
+            swap_from = last_column
+            cost = 1
+            if a[i - 1] == b[j - 1]:
+                cost = 0
+                last_column = j
+            table[i + 1][j + 1] = min(
+                table[i][j] + cost,
+                table[i + 1][j] + 1,
+                table[i][j + 1] + 1,
+                table[k][swap_from] + (i - k - 1) + 1 + (j - swap_from - 1),
+            )
+        last_row[a[i - 1]] = i
+    return table[len(a) + 1][len(b) + 1]
+
+
+def _day_number(iso: str) -> int | None:
+    try:
+        return date.fromisoformat(iso).toordinal()
+    except ValueError:
+        return None
+
+
+def _level_applies(
+    kind: str,
+    parameter: float,
+    field_name: str,
+    left: Mapping[str, str | None],
+    right: Mapping[str, str | None],
+) -> bool:
+    """Whether a level holds for two records whose ``field_name`` values are present."""
+    a, b = left[field_name] or "", right[field_name] or ""
     if kind == "exact":
         return a == b
     if kind == "jaro_winkler":
         return jaro_winkler(a, b) >= parameter
     if kind == "levenshtein":
         return levenshtein(a, b, int(parameter)) <= parameter
+    if kind == "damerau_levenshtein":
+        bound = int(parameter)
+        return levenshtein(a, b, 2 * bound) <= 2 * bound and damerau_levenshtein(a, b) <= bound
     if kind == "postcode_sector":
         return len(a) > 2 and a[:-2] == b[:-2]
     if kind == "postcode_district":
         return len(a) > 3 and a[:-3] == b[:-3]
+    if kind == "names_swapped":
+        other = SWAPPED_WITH[field_name]
+        return a == right.get(other) or b == left.get(other)
+    if kind == "date_transposed":
+        return len(a) == len(b) == 10 and a[:4] == b[:4] and a[5:7] == b[8:] and a[8:] == b[5:7]
+    if kind == "date_within_days":
+        days_a, days_b = _day_number(a), _day_number(b)
+        return days_a is not None and days_b is not None and abs(days_a - days_b) <= parameter
+    if kind == "email_user":
+        user_a, at_a, _ = a.partition("@")
+        user_b, at_b, _ = b.partition("@")
+        return bool(at_a and at_b and user_a) and user_a == user_b
     raise ValueError(f"unknown comparison level kind {kind!r}")
 
 
@@ -79,6 +174,11 @@ def comparison_value(field_name: str, facts: Demographics) -> str | None:
         return value.isoformat()
     text = str(value).strip().upper()
     return text or None
+
+
+def comparison_values(facts: Demographics) -> dict[str, str | None]:
+    """Every compared field's value, as :func:`comparison_value` gives it."""
+    return {name: comparison_value(name, facts) for name in FIELD_LEVELS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +204,29 @@ class FellegiSunterModel:
     about: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def level_of(self, field_name: str, a: str, b: str) -> Level:
+    def level_of(
+        self,
+        field_name: str,
+        left: Mapping[str, str | None],
+        right: Mapping[str, str | None],
+    ) -> Level | None:
+        """The level two records' comparison values fall in for one field; None when
+        either value is missing (a missing value is evidence of nothing)."""
+        if left.get(field_name) is None or right.get(field_name) is None:
+            return None
         levels = self.fields[field_name]
         for level in levels[:-1]:
-            if _level_applies(level.kind, level.parameter, a, b):
+            if _level_applies(level.kind, level.parameter, field_name, left, right):
                 return level
         return levels[-1]
 
     def match_weight(self, a: Demographics, b: Demographics) -> float:
         weight = math.log2(self.prior / (1 - self.prior))
+        left, right = comparison_values(a), comparison_values(b)
         for field_name in self.fields:
-            left, right = comparison_value(field_name, a), comparison_value(field_name, b)
-            if left is None or right is None:
-                continue  # a missing value is evidence of nothing
-            weight += self.level_of(field_name, left, right).weight
+            level = self.level_of(field_name, left, right)
+            if level is not None:
+                weight += level.weight
         return weight
 
     def probability(self, a: Demographics, b: Demographics) -> float:
