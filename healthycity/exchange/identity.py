@@ -228,6 +228,9 @@ def person_demographics(person: Person) -> Demographics:
         sex=person.sex,
         postcode=person.postcode,
         address_line=person.address_line,
+        town=person.town,
+        email=person.email,
+        phone=person.phone,
     )
 
 
@@ -287,6 +290,9 @@ def _new_person(session: Session, facts: Demographics, now: datetime) -> Person:
         sex=facts.sex,
         postcode=facts.postcode,
         address_line=facts.address_line,
+        town=facts.town,
+        email=facts.email,
+        phone=facts.phone,
         restricted=False,
         created_at=now,
     )

@@ -63,6 +63,10 @@ class Person(ExchangeBase):
     sex: Mapped[str | None] = mapped_column(String(20))
     postcode: Mapped[str | None] = mapped_column(String(16))
     address_line: Mapped[str | None] = mapped_column(String(300))
+    # Compared when present (migration 0004); normalised as identity.Demographics does.
+    town: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Moved by database triggers whenever a consent, relationship, break-glass grant or

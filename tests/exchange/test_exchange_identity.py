@@ -236,3 +236,22 @@ def test_scores_rank_sensibly() -> None:
     assert model.probability(alice, other) < 0.01
     round_trip = FellegiSunterModel.from_json(model.to_json())
     assert round_trip.probability(alice, typo) == model.probability(alice, typo)
+
+
+def test_the_index_keeps_town_email_and_phone_for_later_comparisons(engine: Engine) -> None:
+    _nodes(engine)
+    resource = patient("n9", None, "Okafor", "Ada") | {
+        "telecom": [
+            {"system": "email", "value": "Ada.Okafor@Example.org"},
+            {"system": "phone", "value": "+44 20 7946 0958"},
+        ],
+        "address": [{"line": ["1 High St"], "city": "Hackney", "postalCode": "E8 1AA"}],
+    }
+    outcome = _index(engine, "north", resource)
+    with transaction(engine) as session:
+        person = session.get(Person, outcome.person_id)
+        assert person is not None
+        stored = identity.person_demographics(person)
+    found = demographics_of(resource)
+    assert (stored.town, stored.email, stored.phone) == (found.town, found.email, found.phone)
+    assert stored.email and stored.phone and stored.town
