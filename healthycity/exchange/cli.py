@@ -464,6 +464,13 @@ def demo(
             "privacy officer": issuer.mint(
                 subject="demo-privacy", role="R0001", organisation="X26", lifetime=86400
             ),
+            "identity steward (review queue: GET /$review-queue)": issuer.mint(
+                subject="demo-steward",
+                role="R8013",
+                organisation="X26",
+                scope="user/PersonLink.read user/PersonLink.write",
+                lifetime=86400,
+            ),
             f"citizen {first_number}": issuer.mint(
                 subject="demo-citizen",
                 role="citizen",
