@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 
 ACTOR_KEY = "healthycity.actor"
 CREATE, UPDATE, DELETE = "create", "update", "delete"
+# Actions of `record_event`: things that happened to an account rather than changes to a row.
+SIGN_IN_FAILED = "sign-in failed"
+SIGN_IN_REFUSED = "sign-in refused"
+LOCKED = "locked"
+UNLOCKED = "unlocked"
+PASSWORD_CHANGED = "password changed"  # noqa: S105 - an action's name
+PASSWORD_RESET = "password reset"  # noqa: S105 - an action's name
+RESET_LINK_ISSUED = "reset link issued"
 
 
 class AuditError(RuntimeError):
@@ -215,6 +223,44 @@ def _refuse_rewriting_history(session: Session, _context: object, _instances: ob
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditRecord):
             raise AuditError("audit records are append-only")
+
+
+def record_event(
+    session: Session,
+    record_type: str,
+    record_id: str,
+    action: str,
+    details: dict[str, Any] | None = None,
+    *,
+    parent: tuple[str, str] | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """Write an audit record for something that is not a row change.
+
+    Sign-in failures, lockouts, unlocks and password changes leave no column change the
+    flush events could see (password hashes are redacted from the trail), so the code
+    that does them names them here. The record is added to ``session`` and commits or
+    rolls back with the rest of its transaction. ``actor`` defaults to the session's.
+    """
+    from healthycity.core.auth_models import AuditRecord
+
+    who = actor or session.info.get(ACTOR_KEY)
+    if not isinstance(who, Actor):
+        raise AuditError(f"the event {action!r} on {record_type} {record_id} has no actor")
+    session.add(
+        AuditRecord(
+            at=dt.datetime.now(dt.UTC),
+            actor_id=who.account_id,
+            actor=who.label[:254],
+            record_type=record_type,
+            record_id=record_id[:200],
+            parent_type=parent[0] if parent else None,
+            parent_id=parent[1] if parent else None,
+            action=action,
+            before=None,
+            after=to_json_value(details) if details is not None else None,
+        )
+    )
 
 
 def history(

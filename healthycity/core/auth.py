@@ -9,6 +9,7 @@ be read, reviewed and tested as one list (docs/decisions/0006-accounts-roles-aud
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -221,6 +222,32 @@ class AuthSettings(BaseSettings):
         False, description="create a viewer account on first OIDC sign-in (else refuse)"
     )
     session_hours: int = Field(8, ge=1, le=24 * 14, description="how long a sign-in lasts")
+    sign_in_account_limit: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="failed sign-ins to one email address within the window before it is locked",
+    )
+    sign_in_address_limit: int = Field(
+        20,
+        ge=1,
+        le=100000,
+        description="failed sign-ins from one client address (IPv6: its /64) within the "
+        "window before the address is locked",
+    )
+    sign_in_window_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="the window, in minutes, failed sign-ins are counted in"
+    )
+    sign_in_lockout_minutes: int = Field(
+        15,
+        ge=1,
+        le=24 * 60,
+        description="how long a first lock lasts, in minutes; each further lock in a row "
+        "doubles it, up to a day",
+    )
+    password_reset_minutes: int = Field(
+        60, ge=5, le=7 * 24 * 60, description="how long a password reset link works, in minutes"
+    )
 
     @property
     def oidc_enabled(self) -> bool:
@@ -263,9 +290,19 @@ def _hasher() -> Any:
     )
 
 
-def hash_password(password: str) -> str:
+MAX_PASSWORD_LENGTH = 1024
+
+
+def check_password_policy(password: str) -> None:
+    """Raise `AccountError` unless ``password`` is one the workspace accepts."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def hash_password(password: str) -> str:
+    check_password_policy(password)
     return str(_hasher().hash(password))
 
 
@@ -294,6 +331,127 @@ def verify_password(session: Session, email: str, password: str) -> Account | No
         return None
     if _hasher().check_needs_rehash(stored):
         account.password_hash = hash_password(password)
+    return account
+
+
+def spend_verify_time(password: str) -> None:
+    """Check ``password`` against the dummy hash and ignore the answer.
+
+    For answers that need no password check (a locked email or address): doing the
+    same argon2 work as a real check keeps the answer's timing from telling them apart.
+    """
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher().verify(_dummy_hash(), password)
+
+
+def password_matches(account: Account, password: str) -> bool:
+    """Is ``password`` this account's (an account with no local password has none)?"""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        _hasher().verify(account.password_hash or _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return account.password_hash is not None
+
+
+def set_password(session: Session, account: Account, password: str, *, reset: bool) -> None:
+    """Give ``account`` a new password and end everything the old one opened.
+
+    Every sign-in session of the account ends and unused reset links are cancelled, so
+    someone who knew the old password (or held an old link) is shut out at once. The
+    email's failed sign-ins are forgotten and any lock on it lifted: whoever set the
+    password has shown they may. API tokens are separate credentials and stay. Audited
+    as "password reset" (``reset=True``: an administrator or a reset link) or "password
+    changed" (the person themselves), with the session's actor.
+    """
+    from healthycity.core import throttle
+    from healthycity.core.audit import PASSWORD_CHANGED, PASSWORD_RESET, record_event
+    from healthycity.core.auth_models import PasswordReset
+
+    account.password_hash = hash_password(password)
+    ended = session.execute(delete(WebSession).where(WebSession.account_id == account.id))
+    session.execute(delete(PasswordReset).where(PasswordReset.account_id == account.id))
+    throttle.unlock(session, throttle.ACCOUNT_SCOPE, account.email)
+    record_event(
+        session,
+        ACCOUNT,
+        str(account.id),
+        PASSWORD_RESET if reset else PASSWORD_CHANGED,
+        {"sessions_ended": int(getattr(ended, "rowcount", 0) or 0)},
+    )
+    session.flush()
+
+
+RESET_PREFIX = "hcr_"
+
+
+def issue_reset_link(session: Session, account: Account, *, minutes: int) -> str:
+    """A one-time password reset token for ``account``, valid for ``minutes``.
+
+    Only its digest is stored; any earlier unused link for the account stops working.
+    Audited as "reset link issued" with the session's actor. Returns the token, which
+    the caller shows once (it goes in the link: /workspace/reset-password?token=…).
+    """
+    from healthycity.core.audit import ACTOR_KEY, RESET_LINK_ISSUED, record_event
+    from healthycity.core.auth_models import PasswordReset
+
+    session.execute(delete(PasswordReset).where(PasswordReset.account_id == account.id))
+    token = RESET_PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    expires = now + timedelta(minutes=minutes)
+    actor = session.info.get(ACTOR_KEY)
+    session.add(
+        PasswordReset(
+            id=digest(token),
+            account_id=account.id,
+            created_at=now,
+            expires_at=expires,
+            issued_by=str(getattr(actor, "label", "unknown"))[:254],
+        )
+    )
+    record_event(session, ACCOUNT, str(account.id), RESET_LINK_ISSUED, {"expires_at": expires})
+    session.flush()
+    return token
+
+
+def reset_link_account(session: Session, token: str) -> Account | None:
+    """The active account a reset token is for, while it is unused and unexpired."""
+    from healthycity.core.auth_models import PasswordReset
+
+    if not token.startswith(RESET_PREFIX) or len(token) > 200:
+        return None
+    row = session.get(PasswordReset, digest(token))
+    if row is None or _aware(row.expires_at) <= datetime.now(UTC):
+        return None
+    account = session.get(Account, row.account_id)
+    return account if account is not None and account.active else None
+
+
+def use_reset_link(session: Session, token: str, password: str) -> Account | None:
+    """Spend a reset token on a new password; None if the token is not (or no longer) good.
+
+    The token's row is deleted with a condition on its expiry, and the answer is taken
+    from how many rows that deleted: of two requests racing with one token, only one
+    deletes it, so a link works once even across worker processes. The password is
+    checked first (`AccountError`), so a refused password does not spend the link.
+    """
+    from healthycity.core.auth_models import PasswordReset
+
+    account = reset_link_account(session, token)
+    if account is None:
+        return None
+    check_password_policy(password)  # before anything is spent
+    spent = session.execute(
+        delete(PasswordReset).where(
+            PasswordReset.id == digest(token), PasswordReset.expires_at > datetime.now(UTC)
+        )
+    )
+    if int(getattr(spent, "rowcount", 0) or 0) != 1:
+        return None
+    set_password(session, account, password, reset=True)
     return account
 
 

@@ -1,4 +1,5 @@
-"""Tables for accounts, sign-in sessions, API tokens and the audit trail.
+"""Tables for accounts, sign-in sessions, API tokens, sign-in throttling, password reset
+links and the audit trail.
 
 Sessions and tokens are stored as SHA-256 digests of the random value the client holds,
 so a copy of the database cannot be replayed as a login. Audit records keep the actor's
@@ -143,3 +144,43 @@ class AuditRecord(Base):
     action: Mapped[str] = mapped_column(String(20))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted for one email address or one client address.
+
+    Kept in the database, not in memory, so every worker process sees the same count and
+    a guesser cannot spread attempts over processes. ``scope`` is "account" (the email
+    typed, whether or not an account has it, so a lock says nothing about which emails
+    exist) or "address" (the client's IP address; for IPv6, its /64 network).
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(254), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Indexed: rows gone quiet for a day are pruned by it (core.throttle._prune).
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Locks in a row without a success or an unlock between them: each doubles the next.
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PasswordReset(Base):
+    """A one-time password reset link an administrator issued; only its digest is kept.
+
+    The row is deleted when the link is used, when another link is issued for the same
+    account, or when the password is changed some other way, so a link works once at most.
+    """
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_by: Mapped[str] = mapped_column(String(254))

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from healthycity.core import auth
+from healthycity.core import auth, throttle
 from healthycity.core.audit import snapshot
 from healthycity.core.auth_models import ROLES, Account
 from healthycity.portfolio.service import Invalid
@@ -69,8 +69,9 @@ def _update(session: Session, row: Account, data: Any, principal: auth.Principal
     row.role = data.role
     row.active = data.active
     if data.password:
+        # An administrator's reset: it ends the account's sessions and is audited.
         try:
-            row.password_hash = auth.hash_password(data.password)
+            auth.set_password(session, row, data.password, reset=True)
         except auth.AccountError as exc:
             raise Invalid({"password": str(exc)}) from None
     auth.set_programmes(session, row, tuple(data.programmes))
@@ -80,6 +81,10 @@ def _update(session: Session, row: Account, data: Any, principal: auth.Principal
 def _json(row: Account) -> dict[str, Any]:
     body = snapshot(row)
     body["programmes"] = sorted(row.owned(auth.PROGRAMME))
+    session = object_session(row)
+    locks = throttle.locks(session, throttle.ACCOUNT_SCOPE, [row.email]) if session else {}
+    until = locks.get(row.email)
+    body["locked_until"] = until.isoformat() if until else None
     return body
 
 

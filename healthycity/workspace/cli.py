@@ -1,4 +1,5 @@
-"""``healthycity users``: add people, list them, issue API tokens, switch accounts off.
+"""``healthycity users``: add people, list them, issue API tokens, switch accounts off,
+unlock sign-in and reset passwords.
 
 The command line is the operator's: it needs no sign-in, and its changes are recorded
 in the audit trail as made from the command line by the operating-system user.
@@ -12,7 +13,9 @@ import typer
 
 from healthycity.core.cli_context import context, fail
 
-app = typer.Typer(help="Workspace accounts: add, list, tokens.", no_args_is_help=True)
+app = typer.Typer(
+    help="Workspace accounts: add, list, tokens, unlock, password resets.", no_args_is_help=True
+)
 
 
 def _actor() -> object:
@@ -82,15 +85,24 @@ def list_accounts(ctx: typer.Context) -> None:
     """List the accounts with their roles and the programmes they lead."""
     from sqlalchemy import select
 
+    from healthycity.core import throttle
     from healthycity.core.auth import PROGRAMME
     from healthycity.core.auth_models import Account
     from healthycity.core.db import transaction
 
     with transaction(context(ctx).engine()) as session:
-        for account in session.scalars(select(Account).order_by(Account.email)):
+        accounts = list(session.scalars(select(Account).order_by(Account.email)))
+        locks = throttle.locks(session, throttle.ACCOUNT_SCOPE, [a.email for a in accounts])
+        for account in accounts:
             led = ", ".join(sorted(account.owned(PROGRAMME)))
             state = "" if account.active else " [switched off]"
+            if account.email in locks:
+                state += f" [locked until {locks[account.email]:%Y-%m-%d %H:%M} UTC]"
             typer.echo(f"{account.email}\t{account.role}\t{led}{state}")
+        # Locked client addresses go to standard error: standard output stays one
+        # account per line for scripts.
+        for address, moment in sorted(throttle.locks(session, throttle.ADDRESS_SCOPE).items()):
+            typer.echo(f"address {address} locked until {moment:%Y-%m-%d %H:%M} UTC", err=True)
 
 
 @app.command("token")
@@ -125,6 +137,90 @@ def disable(ctx: typer.Context, email: str = typer.Argument(...)) -> None:
             fail(f"no account for {email}")
         account.active = False
     typer.echo(f"switched off {email}")
+
+
+@app.command("unlock")
+def unlock(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., help="An email address, or with --address a client address."),
+    address: bool = typer.Option(
+        False, "--address", help="TARGET is a client address (as `users list` shows it)."
+    ),
+) -> None:
+    """Lift a sign-in lock and forget the failed attempts (an email's or an address's)."""
+    from healthycity.core import throttle
+    from healthycity.core.audit import acting_as
+    from healthycity.core.auth import normalise_email
+    from healthycity.core.db import transaction
+
+    scope = throttle.ADDRESS_SCOPE if address else throttle.ACCOUNT_SCOPE
+    key = target.strip() if address else normalise_email(target)
+    with transaction(context(ctx).engine()) as session, acting_as(session, _actor()):  # type: ignore[arg-type]
+        was_locked = throttle.unlock(session, scope, key)
+    typer.echo(f"unlocked {key}" if was_locked else f"{key} was not locked")
+
+
+@app.command("reset-password")
+def reset_password(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="Whose password."),
+    link: bool = typer.Option(
+        False,
+        "--link",
+        help="Print a one-time link for the person to set their own password, "
+        "instead of setting one here.",
+    ),
+    minutes: int | None = typer.Option(
+        None,
+        "--minutes",
+        min=5,
+        max=7 * 24 * 60,
+        help="How long the link works (default HEALTHYCITY_PASSWORD_RESET_MINUTES).",
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="The site's address for the link (default: host and port)."
+    ),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the new password from standard input."
+    ),
+) -> None:
+    """Set a new password, or issue a one-time reset link; either ends every session."""
+    from healthycity.core.audit import acting_as
+    from healthycity.core.auth import (
+        AccountError,
+        AuthSettings,
+        find_account,
+        issue_reset_link,
+        set_password,
+    )
+    from healthycity.core.db import transaction
+
+    cli = context(ctx)
+    password = None if link else _password(password_stdin)
+    try:
+        with transaction(cli.engine()) as session, acting_as(session, _actor()):  # type: ignore[arg-type]
+            account = find_account(session, email)
+            if account is None:
+                fail(f"no account for {email}")
+            if not account.active:
+                fail(f"{account.email} is switched off; switch it on first")
+            if password is not None:
+                set_password(session, account, password, reset=True)
+                typer.echo(f"password set for {account.email}; its sessions have ended")
+                return
+            valid = minutes or AuthSettings().password_reset_minutes
+            token = issue_reset_link(session, account, minutes=valid)
+            label = account.email
+    except AccountError as exc:
+        fail(str(exc))
+    settings = cli.settings
+    root = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    typer.echo(f"{root}/workspace/reset-password?token={token}")
+    typer.echo(
+        f"Give this link to {label} only. It works once, for {valid} minutes; "
+        "it is not stored and cannot be shown again.",
+        err=True,
+    )
 
 
 def register(cli: typer.Typer) -> None:

@@ -3,6 +3,8 @@ history, and account administration."""
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -11,14 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from healthycity.core import auth, csrf
-from healthycity.core.audit import changed_fields, history
+from healthycity.core import auth, csrf, throttle
+from healthycity.core.audit import Actor, acting_as, changed_fields, history
 from healthycity.core.auth_models import ROLE_LABELS, ROLES, Account
 from healthycity.portfolio.service import Invalid, NotFound
 from healthycity.workspace.records import FormField, error_list
 from healthycity.workspace.web import (
     FORM_ERROR_STATUS,
     SESSION_COOKIE,
+    actor_for,
     auth_settings,
     clear_session_cookie,
     current_principal,
@@ -83,6 +86,7 @@ def _sign_in_page(
         error_title=bool(errors),
         next=safe_next(request.query_params.get("next")),
         oidc=auth_settings(request).oidc_enabled,
+        password_changed=request.query_params.get("done") == "password",
     )
     response.set_cookie(
         csrf.ANON_COOKIE,
@@ -93,6 +97,34 @@ def _sign_in_page(
         secure=settings_of(request).environment != "development",
         path="/workspace",
     )
+    return response
+
+
+def _client(request: Request) -> str:
+    return throttle.client_address(request.client.host if request.client else None)
+
+
+def _minutes_until(until: datetime) -> int:
+    return max(1, math.ceil((until - datetime.now(UTC)).total_seconds() / 60))
+
+
+LOCKED_MESSAGE = (
+    "There have been too many attempts to sign in. Wait {minutes} and try again, "
+    "or ask an administrator to unlock the account."
+)
+
+
+def _locked_message(until: datetime) -> str:
+    minutes = _minutes_until(until)
+    return LOCKED_MESSAGE.format(minutes=f"{minutes} minute{'s' if minutes != 1 else ''}")
+
+
+def _locked_page(request: Request, until: datetime, email: str) -> Response:
+    """The answer while an email or address is locked: the same whether or not an account
+    has the email (the count is kept for every email typed), with HTTP 429 and when to
+    come back."""
+    response = _sign_in_page(request, errors={"": _locked_message(until)}, email=email, status=429)
+    response.headers["Retry-After"] = str(_minutes_until(until) * 60)
     return response
 
 
@@ -130,20 +162,35 @@ def sign_in(
             email=email,
             status=FORM_ERROR_STATUS,
         )
+    limits = throttle.Limits.from_settings(auth_settings(request))
+    attempt = throttle.Attempt(auth.normalise_email(form.email), _client(request))
+    with sessions(request)() as session, session.begin():
+        refused_until = throttle.reserve(session, attempt, limits)
+    if refused_until is not None:
+        auth.spend_verify_time(form.password)
+        return _locked_page(request, refused_until, email)
+    token: str | None = None
+    locked_until: datetime | None = None
     with sessions(request)() as session, session.begin():
         account = auth.verify_password(session, form.email, form.password)
         if account is None:
-            return _sign_in_page(
-                request,
-                errors={"email": "Enter a correct email address and password"},
-                email=email,
-                status=FORM_ERROR_STATUS,
+            locked_until = throttle.failed(session, attempt, limits)
+        else:
+            throttle.succeeded(session, attempt)
+            old = request.cookies.get(SESSION_COOKIE)
+            if old:
+                auth.end_session(session, old)
+            token, _row = auth.start_session(
+                session, account, hours=auth_settings(request).session_hours
             )
-        old = request.cookies.get(SESSION_COOKIE)
-        if old:
-            auth.end_session(session, old)
-        token, _row = auth.start_session(
-            session, account, hours=auth_settings(request).session_hours
+    if token is None:
+        if locked_until is not None:
+            return _locked_page(request, locked_until, email)
+        return _sign_in_page(
+            request,
+            errors={"email": "Enter a correct email address and password"},
+            email=email,
+            status=FORM_ERROR_STATUS,
         )
     response = see_other(safe_next(next))
     set_session_cookie(request, response, token)
@@ -224,20 +271,27 @@ def record_history(request: Request, record_type: str, record_id: str) -> Respon
 # ------------------------------------------------------------------------- accounts
 
 
+def _listing(session: Session) -> list[dict[str, Any]]:
+    """The accounts page's rows, each with its lock (the email's), if it has one now."""
+    rows = list(session.scalars(select(Account).order_by(Account.email)))
+    locks = throttle.locks(session, throttle.ACCOUNT_SCOPE, [a.email for a in rows])
+    return [
+        {
+            "account": a,
+            "role": ROLE_LABELS.get(a.role, a.role),
+            "programmes": sorted(a.owned(auth.PROGRAMME)),
+            "locked_until": locks.get(a.email),
+        }
+        for a in rows
+    ]
+
+
 @router.get("/workspace/accounts", response_class=HTMLResponse)
 def accounts(request: Request) -> Response:
     principal = viewer(request)
     auth.authorize(principal, auth.VIEW, auth.ACCOUNT)
     with read_session(request) as session:
-        rows = list(session.scalars(select(Account).order_by(Account.email)))
-        listing = [
-            {
-                "account": a,
-                "role": ROLE_LABELS.get(a.role, a.role),
-                "programmes": sorted(a.owned(auth.PROGRAMME)),
-            }
-            for a in rows
-        ]
+        listing = _listing(session)
     return ws_render(
         request,
         "workspace/accounts.html",
@@ -279,15 +333,7 @@ async def add_account(request: Request) -> Response:
     except (ValidationError, Invalid, auth.AccountError) as exc:
         errors = {"email": str(exc)} if isinstance(exc, auth.AccountError) else errors_from(exc)
         with read_session(request) as session:
-            rows = list(session.scalars(select(Account).order_by(Account.email)))
-            listing = [
-                {
-                    "account": a,
-                    "role": ROLE_LABELS.get(a.role, a.role),
-                    "programmes": sorted(a.owned(auth.PROGRAMME)),
-                }
-                for a in rows
-            ]
+            listing = _listing(session)
         fields = [
             FormField(n, n) for n in ("email", "display_name", "role", "password", "programmes")
         ]
@@ -305,6 +351,233 @@ async def add_account(request: Request) -> Response:
             error_title=True,
         )
     return see_other("/workspace/accounts")
+
+
+@router.post("/workspace/accounts/{account_id}/unlock", response_class=HTMLResponse)
+async def unlock_account(request: Request, account_id: int) -> Response:
+    """An administrator lifts the lock on an account's email (audited as unlocked)."""
+    principal = await writer(request)
+    auth.authorize(principal, auth.EDIT, auth.ACCOUNT)
+    with unit_of_work(request, principal) as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id}")
+        throttle.unlock(session, throttle.ACCOUNT_SCOPE, account.email)
+    return see_other("/workspace/accounts")
+
+
+# ------------------------------------------------------------------ passwords
+
+_NEW_PASSWORD_FIELDS = (
+    FormField("password", "New password"),
+    FormField("confirm", "Confirm your new password"),
+)
+
+
+def _new_password_errors(password: str, confirm: str) -> dict[str, str]:
+    """The account password policy, in the words the form shows."""
+    if not password:
+        return {"password": "Enter a new password"}  # noqa: S105 - a message
+    try:
+        auth.check_password_policy(password)
+    except auth.AccountError as exc:
+        message = str(exc).replace("the password", "Your new password", 1)
+        return {"password": message}
+    if password != confirm:
+        return {"confirm": "The passwords do not match"}  # noqa: S105 - a message
+    return {}
+
+
+def _no_store(response: Response) -> Response:
+    """Keep a page holding a reset token out of caches and out of other sites' logs."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _reset_page(
+    request: Request,
+    token: str,
+    *,
+    email: str | None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    anonymous = _anonymous_token(request)
+    errors = errors or {}
+    response = ws_render(
+        request,
+        "workspace/reset_password.html",
+        "Set a new password" if email else "This link cannot be used",
+        None,
+        status_code=status,
+        anonymous_token=anonymous,
+        token=token,
+        email=email,
+        errors=errors,
+        error_list=error_list(errors, list(_NEW_PASSWORD_FIELDS)),
+        error_title=bool(errors),
+        minimum=auth.MIN_PASSWORD_LENGTH,
+    )
+    response.set_cookie(
+        csrf.ANON_COOKIE,
+        anonymous,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=settings_of(request).environment != "development",
+        path="/workspace",
+    )
+    return _no_store(response)
+
+
+@router.get("/workspace/reset-password", response_class=HTMLResponse)
+def reset_password_form(request: Request, token: str = "") -> Response:
+    """The page a reset link opens: the token is checked here but spent only on saving."""
+    with read_session(request) as session:
+        account = auth.reset_link_account(session, token)
+        email = account.email if account else None
+    return _reset_page(request, token, email=email, status=200 if email else 404)
+
+
+@router.post("/workspace/reset-password", response_class=HTMLResponse)
+def reset_password(
+    request: Request,
+    token: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    secret = settings_of(request).secret_key
+    with read_session(request) as session:
+        account = auth.reset_link_account(session, token)
+        email = account.email if account else None
+    if email is None:
+        return _reset_page(request, token, email=None, status=404)
+    try:
+        csrf.verify_anonymous(secret, request.cookies.get(csrf.ANON_COOKIE), csrf_token)
+    except csrf.CsrfError as exc:
+        return _reset_page(request, token, email=email, errors={"": str(exc)}, status=403)
+    errors = _new_password_errors(password, confirm)
+    if errors:
+        return _reset_page(request, token, email=email, errors=errors, status=FORM_ERROR_STATUS)
+    actor = Actor(f"password reset link ({email})")
+    with sessions(request)() as session, session.begin(), acting_as(session, actor):
+        done = auth.use_reset_link(session, token, password)
+    if done is None:  # spent or expired between the check and now
+        return _reset_page(request, token, email=None, status=404)
+    response = see_other("/workspace/sign-in?done=password")
+    clear_session_cookie(request, response)
+    return _no_store(response)
+
+
+_CHANGE_FIELDS = (FormField("current", "Current password"), *_NEW_PASSWORD_FIELDS)
+
+
+def _change_page(
+    request: Request,
+    principal: auth.Principal,
+    *,
+    has_password: bool,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    changed: bool = False,
+) -> Response:
+    errors = errors or {}
+    return _no_store(
+        ws_render(
+            request,
+            "workspace/change_password.html",
+            "Change your password",
+            principal,
+            status_code=status,
+            has_password=has_password,
+            changed=changed,
+            errors=errors,
+            error_list=error_list(errors, list(_CHANGE_FIELDS)),
+            error_title=bool(errors),
+            minimum=auth.MIN_PASSWORD_LENGTH,
+        )
+    )
+
+
+@router.get("/workspace/account/password", response_class=HTMLResponse)
+def change_password_form(request: Request) -> Response:
+    principal = viewer(request)
+    with read_session(request) as session:
+        account = session.get(Account, principal.account_id)
+        has_password = bool(account and account.password_hash)
+    return _change_page(
+        request,
+        principal,
+        has_password=has_password,
+        changed=request.query_params.get("changed") == "1",
+    )
+
+
+@router.post("/workspace/account/password", response_class=HTMLResponse)
+async def change_password(request: Request) -> Response:
+    """The signed-in person changes their own password; the current one is required.
+
+    A wrong current password counts as a failed sign-in (throttled, audited and able to
+    lock the account), so a borrowed session cannot be used to guess it. On success
+    every session of the account ends, this browser gets a new one.
+    """
+    principal = await writer(request)
+    form = await request.form()
+    current = str(form.get("current", ""))
+    password = str(form.get("password", ""))
+    confirm = str(form.get("confirm", ""))
+    with read_session(request) as session:
+        account = session.get(Account, principal.account_id)
+        has_password = bool(account and account.password_hash)
+    if not has_password:
+        return _change_page(request, principal, has_password=False, status=409)
+    errors = {} if current else {"current": "Enter your current password"}
+    errors |= _new_password_errors(password, confirm)
+    if errors:
+        return _change_page(
+            request, principal, has_password=True, errors=errors, status=FORM_ERROR_STATUS
+        )
+    limits = throttle.Limits.from_settings(auth_settings(request))
+    attempt = throttle.Attempt(principal.email, _client(request), actor_for(principal))
+    with sessions(request)() as session, session.begin():
+        refused_until = throttle.reserve(session, attempt, limits)
+    if refused_until is not None:
+        auth.spend_verify_time(current)
+        return _change_page(
+            request,
+            principal,
+            has_password=True,
+            errors={"": _locked_message(refused_until)},
+            status=429,
+        )
+    token: str | None = None
+    locked_until: datetime | None = None
+    with unit_of_work(request, principal) as session:
+        account = session.get(Account, principal.account_id)
+        if account is None or not auth.password_matches(account, current):
+            locked_until = throttle.failed(session, attempt, limits)
+        else:
+            throttle.succeeded(session, attempt)
+            auth.set_password(session, account, password, reset=False)
+            token, _row = auth.start_session(
+                session, account, hours=auth_settings(request).session_hours
+            )
+    if token is None:
+        message = (
+            _locked_message(locked_until) if locked_until else "Your current password is not right"  # noqa: S105 - a message
+        )
+        return _change_page(
+            request,
+            principal,
+            has_password=True,
+            errors={"" if locked_until else "current": message},
+            status=429 if locked_until else FORM_ERROR_STATUS,
+        )
+    response = see_other("/workspace/account/password?changed=1")
+    set_session_cookie(request, response, token)
+    return _no_store(response)
 
 
 def register(app: FastAPI) -> None:
