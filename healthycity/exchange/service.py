@@ -306,43 +306,32 @@ class ExchangeService:
     ) -> Reply:
         principal = info.principal
         kind = _Kind(interaction, action, requested_types, finish)
+
+        async def refuse(status: int, reason: str) -> Reply:
+            return await self.refuse(
+                info,
+                interaction=interaction,
+                action=action,
+                status=status,
+                reason=reason,
+                person_id=person_id,
+            )
+
+        def why_not(facts: GroundFacts) -> str | None:
+            grounds = self._evaluate(facts, principal, self.clock())
+            return self._refusal_reason(principal, grounds, requested_types)
+
         facts = self.facts.get(principal, person_id)
-        if facts is not None and self._refusal_reason(
-            principal, self._evaluate(facts, principal, self.clock()), requested_types
-        ):
+        if facts is not None and why_not(facts):
             facts = None  # a refusal is never taken on remembered grounds: read them
         if facts is None:
             facts = await to_thread.run_sync(self._read_facts, principal, person_id)
             if facts is None:
-                return await self.refuse(
-                    info, interaction=interaction, action=action, status=404, reason="no person"
-                )
-            reason = self._refusal_reason(
-                principal, self._evaluate(facts, principal, self.clock()), requested_types
-            )
+                return await refuse(404, "no person")
+        for _attempt in range(3):
+            reason = why_not(facts)
             if reason is not None:
-                return await self.refuse(
-                    info,
-                    interaction=interaction,
-                    action=action,
-                    status=403,
-                    reason=reason,
-                    person_id=person_id,
-                )
-        for attempt in range(3):
-            if attempt:
-                reason = self._refusal_reason(
-                    principal, self._evaluate(facts, principal, self.clock()), requested_types
-                )
-                if reason is not None:
-                    return await self.refuse(
-                        info,
-                        interaction=interaction,
-                        action=action,
-                        status=403,
-                        reason=reason,
-                        person_id=person_id,
-                    )
+                return await refuse(403, reason)
             results = await self.federator.gather(plan(facts.links))
             merged = merge(results)
             now = self.clock()
@@ -352,13 +341,8 @@ class ExchangeService:
             if not isinstance(outcome, GroundFacts):
                 return outcome
             facts = outcome  # the person's records moved while the nodes answered: ask again
-        return await self.refuse(
-            info,
-            interaction=interaction,
-            action=action,
-            status=409,
-            reason="the person's records kept changing while the nodes were asked; try again",
-            person_id=person_id,
+        return await refuse(
+            409, "the person's records kept changing while the nodes were asked; try again"
         )
 
     def _check_and_record(
