@@ -57,7 +57,7 @@ class IndicatorOut(BaseModel):
     unit: str | None
     value_type: str
     polarity: str | None
-    source: str = Field(description="pack, fingertips or csv: where the definition came from")
+    source: str = Field(description="pack, fingertips, csv or demo: where the definition came from")
     fingertips_id: str | None
     links: list[Link]
 

@@ -595,3 +595,117 @@ def population_pyramid(bars: Sequence[PyramidBar], *, sexes: tuple[str, str]) ->
             },
         },
     }
+
+
+@dataclass(frozen=True)
+class GradientPoint:
+    """One deprivation group of one indicator: its place on the population scale (the
+    midpoint of its cumulative share, 0 = most deprived end) and its value."""
+
+    panel: str
+    group: str
+    position: float
+    value: float
+    lower: float | None
+    upper: float | None
+
+
+@dataclass(frozen=True)
+class GradientLine:
+    """The line whose slope is the SII: its fitted value at each end of the scale."""
+
+    panel: str
+    most_deprived: float
+    least_deprived: float
+
+
+def deprivation_gradients(
+    points: Sequence[GradientPoint], lines: Sequence[GradientLine], *, columns: int = 3
+) -> Spec:
+    """Small multiples, one panel per indicator: each deprivation group's value with its
+    95% interval, placed along the population from most to least deprived, and the
+    fitted line whose slope is the slope index of inequality. Every panel has its own
+    value scale (indicators come in different units); the table beside it has the
+    figures."""
+    values: list[dict[str, Any]] = [
+        {
+            "panel": p.panel,
+            "kind": "group",
+            "group": p.group,
+            "x": p.position,
+            "value": p.value,
+            "lower": p.lower,
+            "upper": p.upper,
+        }
+        for p in points
+    ]
+    values += [
+        {
+            "panel": line.panel,
+            "kind": "fit",
+            "x": 0.0,
+            "x2": 1.0,
+            "value": line.most_deprived,
+            "value2": line.least_deprived,
+        }
+        for line in lines
+    ]
+    x = {
+        "field": "x",
+        "type": "quantitative",
+        "scale": {"domain": [0, 1]},
+        "title": "Most deprived → least deprived",
+        "axis": {"values": [0, 0.5, 1], "format": ".0%", "titleFontWeight": "normal"},
+    }
+    y = {
+        "field": "value",
+        "type": "quantitative",
+        "scale": {"zero": False},
+        "title": None,
+        "axis": {"tickCount": 4, "format": "~s"},
+    }
+    return {
+        "padding": PADDING,
+        "data": {"values": values},
+        "facet": {
+            "field": "panel",
+            "type": "nominal",
+            "title": None,
+            "sort": list(dict.fromkeys(line.panel for line in lines)),
+            "header": {"labelLimit": 210, "labelFontWeight": "bold"},
+        },
+        "columns": columns,
+        "spec": {
+            "width": 190,
+            "height": 110,
+            "layer": [
+                {
+                    "transform": [
+                        {"filter": "datum.kind === 'group' && isValid(datum.lower)"},
+                    ],
+                    "mark": {"type": "rule", "color": NHS_DARK_GREY},
+                    "encoding": {
+                        "x": x,
+                        "y": {**y, "field": "lower"},
+                        "y2": {"field": "upper"},
+                    },
+                },
+                {
+                    "transform": [{"filter": "datum.kind === 'group'"}],
+                    "mark": {"type": "point", "filled": True, "color": NHS_BLUE, "size": 28},
+                    "encoding": {"x": x, "y": y},
+                },
+                {
+                    "transform": [{"filter": "datum.kind === 'fit'"}],
+                    "mark": {"type": "rule", "color": NHS_TEXT, "strokeWidth": 2},
+                    "encoding": {
+                        "x": x,
+                        "x2": {"field": "x2"},
+                        "y": y,
+                        "y2": {"field": "value2"},
+                    },
+                },
+            ],
+        },
+        "resolve": {"scale": {"y": "independent"}},
+    }

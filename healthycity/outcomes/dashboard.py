@@ -182,6 +182,7 @@ _SOURCE_WORDS = {
     m.SOURCE_PACK: "City pack catalogue",
     m.SOURCE_FINGERTIPS: "Loaded from Fingertips",
     m.SOURCE_CSV: "Loaded from a local file",
+    m.SOURCE_DEMO: "Made up by the demonstration data (illustrative)",
 }
 
 
@@ -1652,17 +1653,23 @@ def _breakdown_rows(
     country: str,
     city: str,
 ) -> list[BreakdownRow]:
-    """The city's latest value for each sex and age the data have (up to 40 series)."""
+    """The city's latest value for each sex, age and category the data have (up to 60
+    series, those without a category first: two sexes by ten deprivation deciles of two
+    kinds, as the demo data have, still fit). A category only the country is published
+    by (England's county deciles, say) is left out: the city has no value to show."""
     if len(found) <= 1:
         return []
     rows: list[BreakdownRow] = []
-    for b in list(found)[:40]:
+    ordered = sorted(found, key=lambda b: bool(b.category_type or b.category))
+    for b in ordered[:60]:
         latest = q.latest_values(
             session, info.id, benchmark=country, area_codes=[city], breakdown=b
         )
         if latest is None:
             continue
         mine = next((r for r in latest.rows if r.point.area_code == city), None)
+        if mine is None and (b.category_type or b.category):
+            continue
         outcome = outcome_of(mine.comparison) if mine else "not compared"
         href = ""
         if not b.category_type and not b.category:
@@ -1805,6 +1812,8 @@ def area_profile(
     found_rows: list[tuple[tuple[bool, int, str], q.SpineRow]] = []
     for row in rows:
         info = q.indicator_info(row)
+        if q.is_population(info):
+            continue
         point = q.point_of(latest[row.id], area)
         at_period = by_indicator.get(row.id, [])
         ref_obs = next((o for o in at_period if o.area_code == benchmark), None)
@@ -2060,12 +2069,14 @@ def _age_order(age: str) -> int | None:
 def _pyramid(session: Session, area: AreaRef) -> Chart | None:
     """A population pyramid from any population-count indicator broken down by sex and
     age band for this area (for example Fingertips' resident population, id 92708)."""
-    candidates = session.scalars(
-        select(m.Indicator.id).where(
+    found = session.execute(
+        select(m.Indicator.id, m.Indicator.source).where(
             func.lower(m.Indicator.name).like("%population%"),
             m.Indicator.value_type.in_((m.COUNT, m.OTHER)),
         )
     ).all()
+    # Real population figures before the demonstration data's made-up ones.
+    candidates = [i for i, _ in sorted(found, key=lambda r: (r[1] == m.SOURCE_DEMO, r[0]))]
     for indicator_id in candidates:
         latest = session.execute(
             select(func.max(m.Observation.time_period_sortable)).where(
@@ -2118,6 +2129,41 @@ def _pyramid(session: Session, area: AreaRef) -> Chart | None:
 
 
 @dataclass
+class SIIGroup:
+    """One deprivation group behind an SII: 1 is the most deprived."""
+
+    rank: int
+    category: str
+    value: float
+    lower: float
+    upper: float
+    population: float | None
+    position: float  # midpoint of the group's cumulative population share, 0..1
+
+
+@dataclass
+class SIIFigure:
+    """The slope index of inequality of one indicator for the city, with what it was
+    computed from, so the page, its chart and its twins all show the same figures."""
+
+    value: float
+    lower: float
+    upper: float
+    rii: float
+    at_most_deprived: float  # the fitted line at the most deprived end (x = 0)
+    period: str
+    category_type: str
+    breakdown: str
+    groups: list[SIIGroup]
+    equal_weights: bool
+    method: str
+
+    @property
+    def at_least_deprived(self) -> float:
+        return self.at_most_deprived + self.value
+
+
+@dataclass
 class GapLine:
     indicator_id: str
     name: str
@@ -2135,6 +2181,8 @@ class GapLine:
     judged: bool
     sii_text: str
     sii_note: str
+    sii: SIIFigure | None = None
+    sii_words: str = ""
 
 
 @dataclass
@@ -2144,11 +2192,24 @@ class InequalitiesPage:
     chart: Chart | None
     table: Table
     illustrative: bool
+    sii_chart: Chart | None = None
+
+    @property
+    def charts(self) -> list[Chart]:
+        return [c for c in (self.chart, self.sii_chart) if c is not None]
 
 
 def inequalities(session: Session, cache: PageCache) -> InequalitiesPage:
     version = data_version(session)
     return cache.get((version, "inequalities"), lambda: _inequalities(session, cache, version))
+
+
+def _difference_words(value: float, info: q.IndicatorInfo) -> str:
+    """A difference in the indicator's unit: "2.5 percentage points", "8.1 years"."""
+    unit = (info.unit or "").strip()
+    if unit == "%":
+        return f"{fmt(value, info.decimals)} percentage points"
+    return with_unit(fmt(value, info.decimals), info.unit)
 
 
 def _inequalities(session: Session, cache: PageCache, version: str) -> InequalitiesPage:
@@ -2159,7 +2220,7 @@ def _inequalities(session: Session, cache: PageCache, version: str) -> Inequalit
     illustrative = False
     for summary in summaries.values():
         info = summary.indicator
-        if summary.breakdown is None or not codes:
+        if summary.breakdown is None or not codes or q.is_population(info):
             continue
         latest = q.latest_values(
             session,
@@ -2185,7 +2246,22 @@ def _inequalities(session: Session, cache: PageCache, version: str) -> Inequalit
         ratio = high / low if low > 0 else None
         city_value = summary.city.value if summary.city else None
         relative = gap / abs(city_value) * 100 if city_value else None
-        sii_text, sii_note = _sii(session, info, geo)
+        figure, sii_note = _sii(session, info, geo, summary.breakdown)
+        sii_text = sii_words = ""
+        if figure is not None:
+            d = info.decimals
+            sii_text = (
+                f"{fmt(figure.value, d)} (95% interval {fmt(figure.lower, d)} to "
+                f"{fmt(figure.upper, d)})"
+            )
+            if round(figure.value, d if d is not None else 1) == 0:
+                sii_words = "No gap between the most and least deprived on the fitted line."
+            else:
+                sii_words = (
+                    f"{_difference_words(abs(figure.value), info)} "
+                    f"{'higher' if figure.value > 0 else 'lower'} at the least deprived end "
+                    "than at the most deprived."
+                )
         lines.append(
             GapLine(
                 indicator_id=info.id,
@@ -2198,16 +2274,14 @@ def _inequalities(session: Session, cache: PageCache, version: str) -> Inequalit
                 worst_name=worst.area_name,
                 worst_text=with_unit(fmt(worst.value, info.decimals), info.unit),
                 gap=gap,
-                gap_text=(
-                    f"{fmt(gap, info.decimals)} percentage points"
-                    if (info.unit or "").strip() == "%"
-                    else with_unit(fmt(gap, info.decimals), info.unit)
-                ),
+                gap_text=_difference_words(gap, info),
                 ratio_text=f"{ratio:.2f}" if ratio is not None else "",
                 relative_gap=relative,
                 judged=judged,
                 sii_text=sii_text,
                 sii_note=sii_note,
+                sii=figure,
+                sii_words=sii_words,
             )
         )
     chart = None
@@ -2255,6 +2329,12 @@ def _inequalities(session: Session, cache: PageCache, version: str) -> Inequalit
             "ratio",
             "slope_index_of_inequality",
             "sii_note",
+            "sii",
+            "sii_lower_95",
+            "sii_upper_95",
+            "rii",
+            "sii_period",
+            "sii_groups",
         ],
         [
             [
@@ -2270,11 +2350,105 @@ def _inequalities(session: Session, cache: PageCache, version: str) -> Inequalit
                 x.ratio_text,
                 x.sii_text,
                 x.sii_note,
+                *(
+                    [
+                        x.sii.value,
+                        x.sii.lower,
+                        x.sii.upper,
+                        x.sii.rii,
+                        x.sii.period,
+                        len(x.sii.groups),
+                    ]
+                    if x.sii
+                    else [None] * 6
+                ),
             ]
             for x in lines
         ],
     )
-    return InequalitiesPage(lines, geo.city_name, chart, table, illustrative)
+    return InequalitiesPage(
+        lines, geo.city_name, chart, table, illustrative, _sii_chart(lines, geo.city_name)
+    )
+
+
+def _sii_chart(lines: Sequence[GapLine], city_name: str) -> Chart | None:
+    """Small multiples of every SII on the page: the groups' values along the population
+    from most to least deprived, and the fitted line whose slope is the SII."""
+    with_sii = [x for x in lines if x.sii is not None]
+    if not with_sii:
+        return None
+    points: list[cs.GradientPoint] = []
+    fits: list[cs.GradientLine] = []
+    rows: list[list[Any]] = []
+    panels: set[str] = set()
+    for x in with_sii:
+        figure = x.sii
+        assert figure is not None
+        # Panels are keyed by their title, so two names cut to the same words must differ.
+        panel = _short(x.name, 40)
+        if panel in panels:
+            panel = f"{_short(x.name, 30)} ({x.indicator_id})"
+        panels.add(panel)
+        fits.append(cs.GradientLine(panel, figure.at_most_deprived, figure.at_least_deprived))
+        for g in figure.groups:
+            points.append(
+                cs.GradientPoint(panel, g.category, g.position, g.value, g.lower, g.upper)
+            )
+            fitted = figure.at_most_deprived + figure.value * g.position
+            rows.append(
+                [
+                    x.indicator_id,
+                    x.name,
+                    figure.period,
+                    figure.breakdown,
+                    g.rank,
+                    g.category,
+                    g.population,
+                    round(g.position, 6),
+                    g.value,
+                    g.lower,
+                    g.upper,
+                    fitted,
+                    figure.value,
+                    figure.lower,
+                    figure.upper,
+                ]
+            )
+    higher = sum(1 for x in with_sii if x.sii and x.sii.value > 0)
+    description = (
+        f"Charts of {len(with_sii)} indicators in {city_name} by deprivation group, from the "
+        "most deprived (left) to the least deprived (right), each with the fitted line whose "
+        f"slope is the slope index of inequality. On {higher} of them the value is higher at "
+        f"the least deprived end; on {len(with_sii) - higher}, at the most deprived end."
+    )
+    return Chart(
+        "sii",
+        "Values by deprivation group, with the slope index of inequality",
+        cs.deprivation_gradients(points, fits),
+        description,
+        Table(
+            [
+                "indicator_id",
+                "indicator",
+                "period",
+                "breakdown",
+                "deprivation_rank",
+                "deprivation_group",
+                "population",
+                "population_midpoint",
+                "value",
+                "lower_ci95",
+                "upper_ci95",
+                "fitted_value",
+                "sii",
+                "sii_lower_95",
+                "sii_upper_95",
+            ],
+            rows,
+        ),
+        note="Rank 1 is the most deprived group; the midpoint is where the group sits along "
+        "the population, 0 being the most deprived end and 1 the least.",
+    )
 
 
 _ORDINALS = {
@@ -2310,9 +2484,26 @@ def deprivation_rank(category: str, size: int) -> int | None:
     return ordinal
 
 
-def _sii(session: Session, info: q.IndicatorInfo, geo: Geography) -> tuple[str, str]:
-    """The slope index of inequality for the city, where the data are broken down by
-    deprivation quantile (Fingertips' IMD deciles or quintiles); else why not."""
+def _sii(
+    session: Session, info: q.IndicatorInfo, geo: Geography, breakdown: q.Breakdown
+) -> tuple[SIIFigure | None, str]:
+    """The slope index of inequality for the city from its figures by deprivation
+    quantile (Fingertips' IMD deciles or quintiles), or why there is none.
+
+    Method: PHE's, as ``stats/sii.py`` implements it (Low and Low, J Public Health 2004;
+    OHID's Fingertips technical guidance on the SII). Each group is placed at the middle
+    of its share of the population, counted from the most deprived end (0) to the least
+    (1); a straight line is fitted through the groups' values, each weighted by its
+    population; the SII is the line's rise from one end to the other, so it reads as the
+    gap between the most and least deprived with every group taken into account, not
+    only the two extremes. Its 95% interval comes from simulating each group's value
+    within its own confidence interval (10,000 times, seeded, so a page never changes
+    between requests) and refitting.
+
+    Only the series the page headlines (its sex and age) is used, and, where the city is
+    published by more than one kind of deprivation group, the kind with the latest data
+    and then the most groups (deciles before quintiles).
+    """
     city = geo.city.code if geo.city else q.LONDON
     rows = session.execute(
         select(
@@ -2327,13 +2518,22 @@ def _sii(session: Session, info: q.IndicatorInfo, geo: Geography) -> tuple[str, 
         ).where(
             m.Observation.indicator_id == info.id,
             m.Observation.area_code == city,
+            m.Observation.sex == breakdown.sex,
+            m.Observation.age == breakdown.age,
             func.lower(m.Observation.category_type).like("%depriv%"),
         )
     ).all()
     if not rows:
-        return "", ""
-    latest = max(r[7] for r in rows)
-    rows = [r for r in rows if r[7] == latest]
+        return None, ""
+    by_type: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_type[row[0]].append(row)
+    latest_of = {t: max(r[7] for r in group) for t, group in by_type.items()}
+    chosen = max(
+        by_type,
+        key=lambda t: (latest_of[t], sum(1 for r in by_type[t] if r[7] == latest_of[t]), t),
+    )
+    rows = [r for r in by_type[chosen] if r[7] == latest_of[chosen]]
     size = len(rows)
     ranks = [deprivation_rank(r[1], size) for r in rows]
     values = [r[2] for r in rows]
@@ -2344,11 +2544,14 @@ def _sii(session: Session, info: q.IndicatorInfo, geo: Geography) -> tuple[str, 
         or any(v is None for v in values)
         or any(r[3] is None or r[4] is None for r in rows)
     ):
-        return "", "Not available: the deprivation groups are incomplete."
+        return None, "Not available: the deprivation groups are incomplete."
     import numpy as np
 
     from healthycity.outcomes.stats.sii import sii
 
+    order = np.argsort(np.array(ranks, dtype=float))
+    rows = [rows[i] for i in order]
+    ranks = [ranks[i] for i in order]
     populations = [r[5] for r in rows]
     equal = any(p is None or p <= 0 for p in populations)
     population = np.ones(size) if equal else np.array(populations, dtype=float)
@@ -2360,29 +2563,54 @@ def _sii(session: Session, info: q.IndicatorInfo, geo: Geography) -> tuple[str, 
         m.DSR: "rate",
         m.ISR: "rate",
     }.get(info.value_type, "other")
+    value_of = np.array([r[2] for r in rows], dtype=float)
+    lower_of = np.array([r[3] for r in rows], dtype=float)
+    upper_of = np.array([r[4] for r in rows], dtype=float)
     try:
         result = sii(
-            np.array(values, dtype=float) / scale,
+            value_of / scale,
             population,
             np.array(ranks, dtype=float),
             value_type=kind,
-            lower_cl=np.array([r[3] for r in rows], dtype=float) / scale,
-            upper_cl=np.array([r[4] for r in rows], dtype=float) / scale,
+            lower_cl=lower_of / scale,
+            upper_cl=upper_of / scale,
             confidence=0.95,
             multiplier=scale,
             repetitions=10_000,
             seed=0,
         )
     except ValueError as exc:
-        return "", f"Not available: {exc}"
-    d = info.decimals
-    value = float(result.sii[0])
-    low = float(result.sii_lower[0.95][0])
-    high = float(result.sii_upper[0.95][0])
-    note = f"{rows[0][6]}, {size} deprivation groups ({rows[0][0]}); {result.method}" + (
+        return None, f"Not available: {exc}"
+    share = population / population.sum()
+    positions = np.cumsum(share) - share / 2.0
+    figure = SIIFigure(
+        value=float(result.sii[0]),
+        lower=float(result.sii_lower[0.95][0]),
+        upper=float(result.sii_upper[0.95][0]),
+        rii=float(result.rii[0]),
+        at_most_deprived=float(result.intercept[0]) * scale,
+        period=rows[0][6],
+        category_type=chosen,
+        breakdown=breakdown.label,
+        groups=[
+            SIIGroup(
+                rank=int(rank or 0),
+                category=r[1],
+                value=float(value_of[i]),
+                lower=float(lower_of[i]),
+                upper=float(upper_of[i]),
+                population=None if equal else float(population[i]),
+                position=float(positions[i]),
+            )
+            for i, (rank, r) in enumerate(zip(ranks, rows, strict=True))
+        ],
+        equal_weights=equal,
+        method=result.method,
+    )
+    note = f"{figure.period}, {size} deprivation groups ({chosen}); {result.method}" + (
         "; groups weighted equally as no populations were given" if equal else ""
     )
-    return f"{fmt(value, d)} (95% interval {fmt(low, d)} to {fmt(high, d)})", note
+    return figure, note
 
 
 # ------------------------------------------------------------------------- search

@@ -44,7 +44,10 @@ from healthycity.core.db import Base
 SOURCE_PACK = "pack"
 SOURCE_FINGERTIPS = "fingertips"
 SOURCE_CSV = "csv"
-INDICATOR_SOURCES = (SOURCE_PACK, SOURCE_FINGERTIPS, SOURCE_CSV)
+# An indicator the demonstration generator made up for itself (its population), so the
+# illustrative pages have what real data would bring; removed with the demo data.
+SOURCE_DEMO = "demo"
+INDICATOR_SOURCES = (SOURCE_PACK, SOURCE_FINGERTIPS, SOURCE_CSV, SOURCE_DEMO)
 
 # Value types (issue 3 §1), as the city pack writes them; an indirectly standardised
 # ratio or rate is "isr" (its multiplier tells which). Fingertips' own labels map onto

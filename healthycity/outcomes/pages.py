@@ -419,7 +419,7 @@ def inequalities(request: Request) -> Page:
         data={
             "illustrative": data.illustrative,
             "indicators": data.table.records(),
-            "charts": {data.chart.name: data.chart.as_data()} if data.chart else {},
+            "charts": {chart.name: chart.as_data() for chart in data.charts},
         },
         table=data.table,
         filename="inequalities",
@@ -430,7 +430,7 @@ def inequalities(request: Request) -> Page:
 def inequalities_chart(request: Request, chart: str) -> Response:
     with _session(request) as session:
         data = d.inequalities(session, page_cache(request.app))
-    return _chart_response([data.chart] if data.chart else [], chart, "inequalities", ".csv")
+    return _chart_response(data.charts, chart, "inequalities", ".csv")
 
 
 # --------------------------------------------------------------------------- register

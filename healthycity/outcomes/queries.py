@@ -720,6 +720,13 @@ def indicator_summaries(
     return summaries
 
 
+def is_population(info: IndicatorInfo) -> bool:
+    """A population count (what the area page's pyramid draws): context, not an outcome.
+    Set against England's or spread across areas it measures their size, not how they
+    are doing, so the spine chart and the inequalities page leave it out."""
+    return info.value_type in (m.COUNT, m.OTHER) and "population" in info.name.lower()
+
+
 def area_profile(
     session: Session,
     area_code: str,
@@ -745,6 +752,8 @@ def area_profile(
     found: list[SpineRow] = []
     for row in session.scalars(select(m.Indicator).where(m.Indicator.id.in_(list(ids)))):
         info = indicator_info(row)
+        if is_population(info):
+            continue
         chosen = headline_breakdown(session, row.id)
         if chosen is None:
             continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,7 +70,8 @@ def test_journey_home_to_borough_csv(site: LiveServer, page: Any) -> None:
     page.get_by_text("Show the data in this chart").first.click()
     assert page.get_by_role("table").first.is_visible()
 
-    page.get_by_role("table").last.get_by_role("link", name="Camden", exact=True).click()
+    data_table = page.get_by_role("table", name=re.compile(r", compared with England$"))
+    data_table.get_by_role("link", name="Camden", exact=True).click()
     assert page.locator("h1").inner_text() == "Camden"
     assert page.get_by_role("heading", name="Biggest gaps").is_visible()
     assert page.get_by_role("heading", name="Spine chart").is_visible()
@@ -112,3 +114,30 @@ def test_keyboard_reaches_the_choices_form(site: LiveServer, page: Any) -> None:
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.id")
     assert focused.startswith("choose-")
+
+
+def test_sii_chart_and_population_pyramid_are_named_tabled_and_accessible(
+    site: LiveServer, page: Any
+) -> None:
+    """The demo data's SII chart and population pyramid, as a person meets them: one named
+    image each, the figures in a table behind "Show the data", no axe violations."""
+    page.goto(site.url + "/inequalities")
+    assert page.get_by_role(
+        "heading", name="The slope index of inequality", exact=True
+    ).is_visible()
+    sii = page.locator("#sii-chart ~ figure").first
+    assert sii.get_by_role("img", name="Charts of").count() == 1
+    details = page.locator("#sii-chart ~ details").first
+    details.get_by_text("Show the data in this chart").click()
+    table = details.get_by_role("table")
+    assert table.is_visible() and table.locator("tbody tr").count() >= 30
+    assert_accessible(page)
+
+    page.goto(site.url + "/areas/E09000007")
+    assert page.get_by_role("heading", name="Population by age and sex").is_visible()
+    assert page.get_by_role("img", name="Population pyramid of Camden").count() == 1
+    page.get_by_text("Show the data in this chart").last.click()
+    assert page.get_by_role(
+        "table", name="Data for the chart: population by age and sex"
+    ).is_visible()
+    assert_accessible(page)

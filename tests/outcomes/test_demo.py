@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 import pytest
@@ -10,8 +12,21 @@ from sqlalchemy.engine import Engine
 
 from healthycity.core.db import transaction
 from healthycity.geography.models import Area
+from healthycity.outcomes import demo
 from healthycity.outcomes import models as m
-from healthycity.outcomes.demo import NOTE, clear_demo, generate, load_demo, periods_for
+from healthycity.outcomes.dashboard import deprivation_rank
+from healthycity.outcomes.demo import (
+    CITY_DECILES,
+    COUNTRY_DECILES,
+    DECILES,
+    NOTE,
+    POPULATION_BANDS,
+    POPULATION_ID,
+    clear_demo,
+    generate,
+    load_demo,
+    periods_for,
+)
 from healthycity.outcomes.stats.proportion import proportion
 
 BOROUGHS = {
@@ -102,14 +117,15 @@ def test_generated_data_are_deterministic_and_cover_levels_sexes_periods(world: 
         other, _ = generate(session, seed=8)
     assert first is not None and second is not None and other is not None
     assert first.equals(second) and not first.equals(other)
-    assert sorted(ids) == ["40501", "90323", "90362", "hc-gap", "hc-new-hiv"]
-    rows = dict(first.group_by("indicator_id").len().iter_rows())
+    assert sorted(ids) == ["40501", "90323", "90362", POPULATION_ID, "hc-gap", "hc-new-hiv"]
+    by_area = first.filter(pl.col("category_type") == "")
+    rows = dict(by_area.group_by("indicator_id").len().iter_rows())
     everywhere = 1 + 1 + 2 + 4  # England, London, 2 sub-regions, 4 boroughs
     assert rows["90323"] == everywhere * 8
     assert rows["90362"] == everywhere * 8 * 2  # two sexes
     assert rows["hc-new-hiv"] == 8  # London only
     assert rows["hc-gap"] == (1 + 2) * 8
-    obesity = first.filter(pl.col("indicator_id") == "90323")
+    obesity = by_area.filter(pl.col("indicator_id") == "90323")
     assert sorted(obesity.get_column("period").unique()) == periods_for("annual (academic year)")
     assert set(obesity.get_column("age")) == {"10-11 yrs"}
     assert set(first.get_column("value_note").str.starts_with(NOTE)) == {True}
@@ -119,6 +135,7 @@ def test_counts_add_up_and_values_come_from_the_statistics(world: Engine) -> Non
     with transaction(world) as session:
         frame, _ = generate(session, seed=1)
     assert frame is not None
+    frame = frame.filter(pl.col("category_type") == "")
     obesity = frame.filter(pl.col("indicator_id") == "90323").sort("area_code", "period")
     by_area = {code: group for (code,), group in obesity.group_by(["area_code"])}
     boroughs = sum(by_area[c].sort("period").get_column("count").to_numpy() for c in BOROUGHS)
@@ -207,3 +224,109 @@ def test_periods_follow_the_frequency() -> None:
         "2018/19 Q3",
         "2018/19 Q4",
     ]
+
+
+# ------------------------------------------------- deprivation deciles and population
+
+
+def _rows(engine: Engine, *where: Any) -> list[m.Observation]:
+    with transaction(engine) as session:
+        found = list(session.scalars(select(m.Observation).where(*where)))
+        session.expunge_all()
+    return found
+
+
+def test_deciles_for_fingertips_measures_with_a_gradient(world: Engine) -> None:
+    load_demo(world, seed=5)
+    deciles = _rows(world, m.Observation.category_type != "")
+    kinds = {(o.indicator_id, o.area_code, o.category_type) for o in deciles}
+    assert kinds == {
+        (i, code, kind)
+        for i in ("40501", "90323", "90362")  # not the gap, the count or the population
+        for code, kind in (("E12000007", CITY_DECILES), ("E92000001", COUNTRY_DECILES))
+    }
+    per_series: dict[tuple[str, str, str], set[str]] = {}
+    for o in deciles:
+        per_series.setdefault((o.indicator_id, o.area_code, o.sex), set()).add(o.category)
+        assert o.illustrative and o.value_note == NOTE
+        assert o.lower_ci95 is not None and o.lower_ci95 <= o.value <= o.upper_ci95  # type: ignore[operator]
+    # Every decile, every period, every sex the indicator has (life expectancy: two).
+    assert all(groups == set(DECILES) for groups in per_series.values())
+    assert {s for (i, _, s) in per_series if i == "90362"} == {"Male", "Female"}
+    assert len([o for o in deciles if o.indicator_id == "90323"]) == 2 * 10 * 8
+    # The pages rank Fingertips' names 1 (most deprived) .. 10 (least): so do the data.
+    assert [deprivation_rank(c, 10) for c in DECILES] == list(range(1, 11))
+    newest = {
+        i: max(o.time_period_sortable for o in deciles if o.indicator_id == i)
+        for i in ("40501", "90323", "90362")
+    }
+
+    def value(indicator: str, category: str, sex: str = "Persons") -> float:
+        (row,) = [
+            o
+            for o in deciles
+            if (o.indicator_id, o.area_code, o.category, o.sex, o.time_period_sortable)
+            == (indicator, "E12000007", category, sex, newest[indicator])
+        ]
+        assert row.value is not None
+        return row.value
+
+    most, least = DECILES[0], DECILES[-1]
+    assert value("90323", most) > 1.5 * value("90323", least)  # obesity: worse when deprived
+    assert value("40501", most) > 1.5 * value("40501", least)  # early deaths likewise
+    assert value("90362", least, "Female") - value("90362", most, "Female") > 4  # years
+
+
+def test_deciles_leave_the_area_figures_unchanged(
+    world: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deciles draw from a stream of their own: turning them off changes no area row."""
+    with transaction(world) as session:
+        with_deciles, _ = generate(session, seed=9)
+        monkeypatch.setattr(demo, "by_deprivation", lambda indicator: False)
+        without, _ = generate(session, seed=9)
+    assert with_deciles is not None and without is not None
+    assert without.filter(pl.col("category_type") != "").height == 0
+    assert with_deciles.filter(pl.col("category_type") == "").equals(without)
+
+
+def test_population_by_age_and_sex_adds_up(world: Engine) -> None:
+    load_demo(world, seed=5)
+    with transaction(world) as session:
+        indicator = session.get(m.Indicator, POPULATION_ID)
+        assert indicator is not None
+        assert indicator.source == m.SOURCE_DEMO and "population" in indicator.name.lower()
+        assert indicator.value_type == m.COUNT and "Illustrative" in (indicator.definition or "")
+    rows = _rows(world, m.Observation.indicator_id == POPULATION_ID)
+    latest = max(o.time_period_sortable for o in rows)
+    for code in [*BOROUGHS, "E54000029", "E12000007"]:
+        mine = [o for o in rows if o.area_code == code]
+        bands = [o for o in mine if o.sex in ("Male", "Female")]
+        assert {o.time_period_sortable for o in bands} == {latest}
+        assert sorted((o.sex, o.age) for o in bands) == sorted(
+            (s, a) for s in ("Male", "Female") for a in POPULATION_BANDS
+        )
+        totals = {o.time_period_sortable: o.value for o in mine if o.sex == "Persons"}
+        assert len(totals) == 8 and totals[latest] == sum(o.value or 0 for o in bands)
+    london = {o.age + o.sex: o.value for o in rows if o.area_code == "E12000007"}
+    boroughs = [o for o in rows if o.area_code in BOROUGHS and o.time_period_sortable == latest]
+    assert london["90+ yrsFemale"] == sum(
+        o.value or 0 for o in boroughs if (o.age, o.sex) == ("90+ yrs", "Female")
+    )
+    assert london["90+ yrsFemale"] > london["90+ yrsMale"]  # women outlive men
+
+
+def test_deciles_and_population_load_idempotently_and_clear(world: Engine) -> None:
+    first = load_demo(world, seed=5)
+    count = len(_rows(world, m.Observation.category_type != ""))
+    people = len(_rows(world, m.Observation.indicator_id == POPULATION_ID))
+    assert count and people
+    again = load_demo(world, seed=5)
+    assert again.rows == first.rows and again.release_id is None
+    assert "nothing changed" in again.message
+    assert len(_rows(world, m.Observation.category_type != "")) == count
+    assert len(_rows(world, m.Observation.indicator_id == POPULATION_ID)) == people
+    clear_demo(world)
+    with transaction(world) as session:
+        assert session.get(m.Indicator, POPULATION_ID) is None
+        assert session.get(m.Indicator, "90323") is not None  # the catalogue's stay

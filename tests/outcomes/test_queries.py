@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from healthycity.core.db import transaction
 from healthycity.geography.models import Area
 from healthycity.outcomes import models as m
-from healthycity.outcomes.demo import load_demo
+from healthycity.outcomes.demo import POPULATION_ID, load_demo
 from healthycity.outcomes.queries import (
     Breakdown,
     area_profile,
@@ -195,7 +195,12 @@ def test_indicator_summaries_for_an_aspiration(world: Engine) -> None:
         assert first_london is not None
         assert down.target_value == pytest.approx(first_london * 0.9)
         everything = indicator_summaries(session)
-        assert {s.indicator.id for s in everything} == {"90323", "90362", "hc-empty"}
+        assert {s.indicator.id for s in everything} == {
+            "90323",
+            "90362",
+            "hc-empty",
+            POPULATION_ID,  # the demo's own population indicator
+        }
         empty = next(s for s in everything if s.indicator.id == "hc-empty")
         assert empty.city is None and empty.period is None and empty.targets == []
 

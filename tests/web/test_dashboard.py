@@ -203,6 +203,57 @@ def test_inequalities_show_best_worst_and_gap(site: LiveServer) -> None:
     assert all(row["best_or_highest"] != row["worst_or_lowest"] for row in rows)
 
 
+def test_inequalities_show_a_numeric_sii_from_the_demo_deciles(site: LiveServer) -> None:
+    """The demo's deprivation deciles give a real SII, the same figure in the page, its
+    CSV and JSON twins and the chart's CSV."""
+    text = _text(_get(site, "/inequalities").text)
+    assert "The slope index of inequality" in text and "least deprived" in text
+    assert re.search(
+        r"-\d+\.\d \(95% interval -[\d.]+ to -[\d.]+\) [\d.]+ percentage points lower at the "
+        r"least deprived end",
+        text,
+    )
+    assert "10 deprivation groups" in text and "groups are incomplete" not in text
+    rows = {
+        r["indicator_id"]: r
+        for r in csv.DictReader(io.StringIO(_get(site, "/inequalities.csv").text))
+    }
+    obesity = rows["90323"]  # Year 6 obesity: worse among the most deprived
+    sii, low, high = (float(obesity[k]) for k in ("sii", "sii_lower_95", "sii_upper_95"))
+    assert low < sii < high < 0 and obesity["sii_groups"] == "10"
+    assert (
+        f"{sii:.1f} (95% interval {low:.1f} to {high:.1f})" == obesity["slope_index_of_inequality"]
+    )
+    assert float(rows["90362"]["sii"]) > 0  # healthy life expectancy: longer when less deprived
+    assert rows["hc-homicides"]["sii"] == ""  # no deciles: no SII, and no error either
+    assert "hc-demo-population" not in rows  # a population is not an inequality
+    chart = list(csv.DictReader(io.StringIO(_get(site, "/inequalities/chart-sii.csv").text)))
+    groups = [r for r in chart if r["indicator_id"] == "90323"]
+    assert [int(r["deprivation_rank"]) for r in groups] == list(range(1, 11))
+    assert {float(r["sii"]) for r in groups} == {sii}
+    # The fitted line rises by the SII from the most to the least deprived end.
+    first, last = groups[0], groups[-1]
+    slope = (float(last["fitted_value"]) - float(first["fitted_value"])) / (
+        float(last["population_midpoint"]) - float(first["population_midpoint"])
+    )
+    assert slope == pytest.approx(sii, rel=1e-6)
+    data = _get(site, "/inequalities.json").json()
+    (line,) = [x for x in data["indicators"] if x["indicator_id"] == "90323"]
+    assert line["sii"] == sii
+    assert "sii" in data["charts"] and data["charts"]["sii"]["description"].startswith("Charts of")
+
+
+def test_area_page_has_the_demo_population_pyramid(site: LiveServer) -> None:
+    html = _get(site, "/areas/E09000007").text
+    assert "Population by age and sex" in html
+    assert re.search(
+        r'role="img" aria-label="Population pyramid of Camden, \d{4}: [\d,]+ people', html
+    )
+    rows = list(csv.DictReader(io.StringIO(_get(site, "/areas/E09000007/chart-pyramid.csv").text)))
+    assert len(rows) == 38 and {r["sex"] for r in rows} == {"Male", "Female"}
+    assert all(float(r["people"]) > 0 for r in rows)
+
+
 # ---------------------------------------------------------------- journeys with new data
 
 
