@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 import orjson
@@ -115,6 +116,7 @@ class NodeResult:
     digests: list[bytes] = field(default_factory=list)  # as sent, parallel to resources
     elapsed_ms: float = 0.0
     problems: list[str] = field(default_factory=list)
+    next_url: str | None = None  # a searchset's "next" link, when the node paged it
 
 
 class NodeFailure(Exception):
@@ -139,6 +141,25 @@ def _belongs_to(resource: Mapping[str, Any], patient: str, canonical: bytes) -> 
         return str(resource.get("id")) == patient
     wanted = patient.encode()
     return all(found == wanted for found in _PATIENT_REFERENCE.findall(canonical))
+
+
+def _next_link(data: Mapping[str, Any]) -> str | None:
+    for link in data.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) and url else None
+    return None
+
+
+def follow(node: NodeTarget, url: str, patient: str | None) -> NodeRequest | None:
+    """The request for a node's ``next`` link, or None if the link leaves the node
+    (a paging link is never a way to make the exchange call somewhere else)."""
+    base = node.base_url.rstrip("/") + "/"
+    if not url.startswith(base):
+        return None
+    parts = urlsplit(url)
+    path = parts.path[len(urlsplit(base).path) :]
+    return NodeRequest(node, unquote(path), dict(parse_qsl(parts.query)), patient)
 
 
 def _resources_of(data: Any) -> list[dict[str, Any]]:
@@ -244,6 +265,7 @@ class Federator:
             except orjson.JSONDecodeError as error:
                 raise NodeFailure("sent malformed JSON", "structure") from error
             resources = _resources_of(data)
+            result.next_url = _next_link(data)
         except TimeoutError:
             breaker.record_failure()
             result.error, result.error_code = f"timed out after {node.timeout:g} s", "timeout"

@@ -53,7 +53,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from healthycity.exchange.db import read_transaction, transaction
-from healthycity.exchange.federation import Federator, NodeRequest, NodeResult, NodeTarget
+from healthycity.exchange.federation import (
+    Federator,
+    NodeRequest,
+    NodeResult,
+    NodeTarget,
+    follow,
+)
 from healthycity.exchange.grounds import as_utc, node_links
 from healthycity.exchange.models import Node, Person, PersonLink, Relationship
 
@@ -98,6 +104,11 @@ PARTY_TYPES = frozenset({"Organization", "Practitioner", "PractitionerRole"})
 #: How many rounds of "fetch what the records point at" a refresh makes (a
 #: PractitionerRole found in round one may point at an Organization fetched in round two).
 REFERENCE_ROUNDS = 2
+#: Pages of one search a refresh follows (`next` links) before calling the answer
+#: incomplete, at ``_count=PAGE_SIZE`` each: a person with more is a data problem to report,
+#: not something to read forever.
+MAX_PAGES = 20
+PAGE_SIZE = 1000
 
 
 def node_source(node_name: str) -> str:
@@ -777,7 +788,7 @@ async def fetch_node(
     for local in local_ids:
         requests.append(NodeRequest(node, f"Patient/{local}", {}, local))
         requests += [
-            NodeRequest(node, kind, {"patient": local, "_count": "1000"}, local)
+            NodeRequest(node, kind, {"patient": local, "_count": str(PAGE_SIZE)}, local)
             for kind in SEARCHED_TYPES
         ]
     results = await federator.gather(requests)
@@ -785,6 +796,22 @@ async def fetch_node(
     if problem is not None:
         return [], problem
     resources = [r for result in results for r in result.resources]
+    for page in range(MAX_PAGES):
+        following = [
+            (r, follow(node, r.next_url, r_request.patient))
+            for r, r_request in zip(results, requests, strict=True)
+            if r.next_url
+        ]
+        if not following:
+            break
+        if page == MAX_PAGES - 1 or any(request is None for _, request in following):
+            return [], "its search results go on beyond what a refresh reads, or page elsewhere"
+        requests = [request for _, request in following if request is not None]
+        results = await federator.gather(requests)
+        problem = _failure(results)
+        if problem is not None:
+            return [], problem
+        resources += [r for result in results for r in result.resources]
     asked: set[tuple[str, str]] = set()
     for _ in range(REFERENCE_ROUNDS):
         wanted = references_to_fetch(resources) - asked

@@ -283,7 +283,19 @@ def answer(store: FhirStore, name: str, base: str, path: str, query: Mapping[str
         if not target:
             return _outcome(400, "not-supported", "search needs patient= or subject=")
         patient_id = target.removeprefix("Patient/")
-        return Answer(200, _searchset(base, store.compartment(patient_id, parts[0])))
+        found = store.compartment(patient_id, parts[0])
+        count = min(max(_number(query.get("_count"), 1000), 1), 1000)
+        offset = max(_number(query.get("_offset"), 0), 0)
+        bundle = _searchset(base, found[offset : offset + count], total=len(found))
+        if offset + count < len(found):
+            bundle["link"] = [
+                {
+                    "relation": "next",
+                    "url": f"{base}/{parts[0]}?patient={patient_id}&_count={count}"
+                    f"&_offset={offset + count}",
+                }
+            ]
+        return Answer(200, bundle)
     return _outcome(404, "not-found", f"no route for {path}")
 
 

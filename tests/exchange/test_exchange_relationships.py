@@ -906,3 +906,43 @@ def test_the_running_exchange_refreshes_on_its_schedule(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the scheduled refresh never granted access"
             time.sleep(0.2)
     engine.dispose()
+
+
+def test_a_refresh_reads_every_page_of_a_search(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node that pages its answers is read to the end: the relationship on the last
+    page counts. A node whose answer goes on past the limit keeps its rows."""
+    monkeypatch.setattr(relationships, "PAGE_SIZE", 1)
+    person_id = harness.person_id(ALICE)
+    north = harness.nodes["north"].store
+    for n, status in enumerate(("cancelled", "entered-in-error", "active")):
+        north.add(
+            _care_team(
+                f"ct-{n}", status, [_ods(f"RA{n}")], subject={"reference": "Patient/n-alice"}
+            )
+        )
+    report = _refresh(harness, person_ids=[person_id])
+    assert not report.failures
+    assert {row[2] for row in _stored(harness.engine, person_id)} >= {"RA2"}
+    monkeypatch.setattr(relationships, "MAX_PAGES", 2)
+    north.get("CareTeam", "ct-2")["status"] = "inactive"  # type: ignore[index]
+    report = _refresh(harness, person_ids=[person_id])
+    assert [f.node for f in report.failures] == ["north"]
+    assert "beyond" in report.failures[0].error
+    assert {row[2] for row in _stored(harness.engine, person_id)} >= {"RA2"}  # kept
+
+
+def test_paging_links_never_leave_the_node() -> None:
+    from healthycity.exchange.federation import NodeTarget, follow
+
+    node = NodeTarget("n", "http://127.0.0.1:9000/fhir", 1.0)
+    request = follow(node, "http://127.0.0.1:9000/fhir/Encounter?patient=p&_offset=5", "p")
+    assert request is not None
+    assert request.path == "Encounter" and dict(request.params)["_offset"] == "5"
+    for elsewhere in (
+        "http://evil.example/fhir/Encounter?patient=p",
+        "http://127.0.0.1:9000/fhirx/Encounter",
+        "https://127.0.0.1:9000/fhir/Encounter",
+    ):
+        assert follow(node, elsewhere, "p") is None
