@@ -2,7 +2,9 @@
 
 The public pages (``/service-changes``) need no sign-in and show only published
 assessments, with .json and .csv twins. The workspace pages take a proposal through its
-stages; each button appears only when the policy would allow it.
+stages; each button appears only when the policy would allow it. The workspace list and
+a proposal's page have twins too, registered private: the same handler answers them, so
+whoever may not see the page gets the same refusal from its twins.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from healthycity.core import auth
 from healthycity.core.auth import Principal
 from healthycity.portfolio.indicators import borough_values
 from healthycity.portfolio.service import Invalid, NotFound
-from healthycity.web.twins import Page, Table, twin_routes
+from healthycity.web.twins import Page, Table, money, twin_routes
 from healthycity.workspace.records import FormField
 from healthycity.workspace.web import (
     FORM_ERROR_STATUS,
@@ -43,6 +45,7 @@ from healthycity.workspace.web import (
     unit_of_work,
     viewer,
     writer,
+    ws_page,
     ws_render,
 )
 
@@ -90,26 +93,92 @@ def _context(session: Any, proposal: Proposal) -> dict[str, Any]:
     }
 
 
-@router.get("/workspace/proposals", response_class=HTMLResponse)
-def proposals(request: Request) -> Response:
+@twin_routes(router, "/workspace/proposals", private=True)
+def proposals(request: Request) -> Page:
     principal = viewer(request)
     auth.authorize(principal, auth.VIEW, auth.PROPOSAL)
     with read_session(request) as session:
         rows = list(session.scalars(select(Proposal).order_by(Proposal.id.desc())))
-        return ws_render(
-            request,
+    table = Table(
+        [
+            "id",
+            "title",
+            "sponsor",
+            "stage",
+            "boroughs",
+            "beds_now",
+            "beds_proposed",
+            "investment_required",
+            "investment_identified",
+        ],
+        [
+            [
+                p.id,
+                p.title,
+                p.sponsor,
+                STATUS_LABELS[p.status],
+                " ".join(p.affected_boroughs),
+                p.beds_now,
+                p.beds_proposed,
+                money(p.investment_required),
+                money(p.investment_identified),
+            ]
+            for p in rows
+        ],
+    )
+    return ws_page(
+        principal,
+        Page(
             "assurance/proposals.html",
             "Service-change proposals",
-            principal,
-            rows=rows,
-            labels=STATUS_LABELS,
-            colours=STATUS_COLOURS,
-            can_create=auth.is_allowed(principal, auth.CREATE, auth.PROPOSAL),
-        )
+            context={
+                "rows": rows,
+                "labels": STATUS_LABELS,
+                "colours": STATUS_COLOURS,
+                "can_create": auth.is_allowed(principal, auth.CREATE, auth.PROPOSAL),
+            },
+            table=table,
+            filename="service-change-proposals",
+        ),
+    )
 
 
-@router.get("/workspace/proposals/{proposal_id:int}", response_class=HTMLResponse)
-def proposal_page(request: Request, proposal_id: int) -> Response:
+def _verdict_table(context: dict[str, Any], *, assessor: bool) -> Table:
+    """The verdicts as the page lists them; who assessed stays out of the public twin."""
+    columns = ["framework", "test", "verdict", "rationale", "evidence"]
+    return Table(
+        [*columns, "assessor"] if assessor else columns,
+        [
+            [
+                FRAMEWORK_LABELS[r.test.framework],
+                r.test.name,
+                r.label,
+                r.verdict.rationale if r.verdict else None,
+                r.verdict.evidence if r.verdict else None,
+                *([r.verdict.assessor if r.verdict else None] if assessor else []),
+            ]
+            for r in context["verdicts"]
+        ],
+    )
+
+
+def _borough_table(context: dict[str, Any]) -> Table:
+    return Table(
+        ["indicator", "borough", "period", "borough_value", "london_value", "compared_with_london"],
+        [
+            [b.indicator, b.area_name, b.period, b.value, b.london, b.comparison]
+            for b in context["boroughs"]
+        ],
+    )
+
+
+PROPOSAL_TABLES = (("boroughs", "the affected boroughs' indicators"),)
+
+
+@twin_routes(router, "/workspace/proposals/{proposal_id:int}", private=True)
+def proposal_page(request: Request, proposal_id: int) -> Page:
+    from healthycity.assurance.api import proposal_json
+
     principal = viewer(request)
     auth.authorize(principal, auth.VIEW, auth.PROPOSAL)
     with read_session(request) as session:
@@ -124,14 +193,23 @@ def proposal_page(request: Request, proposal_id: int) -> Response:
             "publish": proposal.status == ASSESSED
             and auth.is_allowed(principal, auth.PUBLISH, auth.PROPOSAL),
         }
-        return ws_render(
-            request,
+        context = _context(session, proposal)
+        boroughs = _borough_table(context)
+        data = proposal_json(proposal) | {"boroughs": boroughs.records()}
+        # The page renders after the session closes; touch what the template reads.
+        _ = (proposal.bed_evidence, proposal.verdicts)
+    return ws_page(
+        principal,
+        Page(
             "assurance/proposal.html",
             proposal.title,
-            principal,
-            allowed=allowed,
-            **_context(session, proposal),
-        )
+            context={**context, "allowed": allowed, "download_tables": PROPOSAL_TABLES},
+            data=data,
+            table=_verdict_table(context, assessor=True),
+            tables={"boroughs": boroughs},
+            filename=f"service-change-proposal-{proposal_id}",
+        ),
+    )
 
 
 async def _step(request: Request, proposal_id: int, action: str, step: Any) -> Response:
@@ -311,19 +389,7 @@ def published_page(request: Request, proposal_id: int) -> Page:
             data.pop(private, None)
         for verdict in data["verdicts"]:
             verdict.pop("assessor", None)
-        table = Table(
-            ["framework", "test", "verdict", "rationale", "evidence"],
-            [
-                [
-                    FRAMEWORK_LABELS[r.test.framework],
-                    r.test.name,
-                    r.label,
-                    r.verdict.rationale if r.verdict else None,
-                    r.verdict.evidence if r.verdict else None,
-                ]
-                for r in context["verdicts"]
-            ],
-        )
+        table = _verdict_table(context, assessor=False)
     return Page(
         "assurance/public_assessment.html",
         proposal.title,

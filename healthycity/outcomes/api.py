@@ -28,12 +28,20 @@ from healthycity import __version__
 from healthycity.geography.models import Area
 from healthycity.outcomes import models as m
 from healthycity.outcomes import queries as q
+from healthycity.outcomes.compare import Choice, plan
 
 PREFIX = "/api/v1"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 CODE_PATTERN = r"^[A-Za-z0-9]{1,16}$"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 TEXT_PATTERN = r"^[^\x00-\x1f]{1,100}$"
+COMPARISON_HELP = (
+    "How areas are compared with the benchmark, as Fingertips offers: default (the "
+    "indicator's own level, 95% unless its data use 99.8%), 95 or 99.8 (one level), "
+    "two-levels (95% and 99.8%: 'better (99.8%)', 'better (95%)') or ci-overlap (the "
+    "area's 95% interval against the benchmark's; not compared where the benchmark has "
+    "no interval)"
+)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found"}}
 
 router = APIRouter(prefix=PREFIX)
@@ -127,7 +135,10 @@ class ComparisonRow(BaseModel):
     value: float | None
     lower_ci95: float | None
     upper_ci95: float | None
-    comparison: str = Field(description="better, similar, worse, higher, lower, not compared")
+    comparison: str = Field(
+        description="better, similar, worse, higher, lower, not compared; with two levels "
+        "the level follows, as in 'better (99.8%)'"
+    )
     method: str | None
     confidence: float | None
 
@@ -135,6 +146,7 @@ class ComparisonRow(BaseModel):
 class ComparisonsOut(BaseModel):
     indicator_id: str
     benchmark: str
+    comparison_method: str = Field(description="How every row was judged, in words")
     benchmark_value: float | None
     period: str | None
     sex: str | None
@@ -180,6 +192,9 @@ class ProfileRow(BaseModel):
     value: float | None
     benchmark_value: float | None
     comparison: str
+    comparison_method: str | None = Field(
+        None, description="How the comparison was made (method and confidence level)"
+    )
     peers: int
     peer_minimum: float | None
     peer_median: float | None
@@ -424,9 +439,12 @@ def comparisons(
     period: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
     sex: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
     age: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
+    comparison: Annotated[Choice, Query(description=COMPARISON_HELP)] = Choice.DEFAULT,
 ) -> ComparisonsOut:
     """The latest period (or ``period``), each area judged against ``benchmark`` by
-    Fingertips' rules (the benchmark's value inside the area's 95% interval is similar)."""
+    Fingertips' rules (by default the benchmark's value inside the area's 95% interval,
+    or 99.8% where the indicator's data use it, is similar); ``comparison`` chooses
+    another of Fingertips' methods."""
     with _session(request) as session:
         if session.get(m.Indicator, indicator_id) is None:
             raise _missing("indicator")
@@ -434,12 +452,19 @@ def comparisons(
             raise _missing("benchmark area")
         chosen = _breakdown(session, indicator_id, sex, age)
         latest = q.latest_values(
-            session, indicator_id, benchmark=benchmark, breakdown=chosen, period=period
+            session,
+            indicator_id,
+            benchmark=benchmark,
+            breakdown=chosen,
+            period=period,
+            comparison=comparison.value,
         )
     assert latest is not None
+    name = latest.benchmark.area_name if latest.benchmark else benchmark
     return ComparisonsOut(
         indicator_id=indicator_id,
         benchmark=benchmark,
+        comparison_method=plan(comparison, latest.indicator.comparison_level).describe(name),
         benchmark_value=latest.benchmark.value if latest.benchmark else None,
         period=latest.period,
         sex=latest.breakdown.sex if latest.period else None,
@@ -569,6 +594,7 @@ def profile(
     request: Request,
     area_code: AreaCode,
     benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = q.ENGLAND,
+    comparison: Annotated[Choice, Query(description=COMPARISON_HELP)] = Choice.DEFAULT,
 ) -> list[ProfileRow]:
     """Every indicator with data for the area: its latest value, the benchmark's, the
     comparison and the range across areas of the same type."""
@@ -577,7 +603,7 @@ def profile(
             raise _missing("area")
         if session.get(Area, benchmark) is None:
             raise _missing("benchmark area")
-        rows = q.area_profile(session, area_code, benchmark=benchmark)
+        rows = q.area_profile(session, area_code, benchmark=benchmark, comparison=comparison.value)
     return [
         ProfileRow(
             indicator_id=r.indicator.id,
@@ -586,6 +612,7 @@ def profile(
             value=r.area.value,
             benchmark_value=r.benchmark.value if r.benchmark else None,
             comparison=r.comparison.outcome if r.comparison else "not compared",
+            comparison_method=r.comparison.method if r.comparison else None,
             peers=r.peers.count,
             peer_minimum=r.peers.minimum,
             peer_median=r.peers.median,

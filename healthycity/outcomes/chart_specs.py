@@ -25,8 +25,49 @@ Spec = dict[str, Any]
 # Order of the comparison legend: judged outcomes, then the no-judgement words.
 JUDGED = ("better", "similar", "worse", "not compared")
 UNJUDGED = ("lower", "similar", "higher", "not compared")
+# Two levels (95% and 99.8%): significant at 99.8% is the darker shade *and* outlined,
+# significant only at 95% the lighter shade, so the levels differ by more than colour.
+JUDGED_TWO = (
+    "better (99.8%)",
+    "better (95%)",
+    "similar",
+    "worse (95%)",
+    "worse (99.8%)",
+    "not compared",
+)
+UNJUDGED_TWO = (
+    "lower (99.8%)",
+    "lower (95%)",
+    "similar",
+    "higher (95%)",
+    "higher (99.8%)",
+    "not compared",
+)
+# Shades checked for WCAG 2.2 AA text contrast with the ink printed on them (white on
+# the dark ones, NHS text colour on the light ones: every pair 5:1 or more).
+TWO_LEVEL_COLOURS: dict[str, str] = {
+    "better (99.8%)": "#00401e",
+    "better (95%)": "#78be20",
+    "worse (95%)": "#f28b82",
+    "worse (99.8%)": "#8a1538",
+    "higher (95%)": "#41b6e6",
+    "higher (99.8%)": "#005eb8",
+    "lower (95%)": "#a58fd6",
+    "lower (99.8%)": "#330072",
+}
+_COLOURS = {**COMPARISON_COLOURS, **TWO_LEVEL_COLOURS}
 # Text on a tile must stay readable over its fill.
-_DARK_FILLS = {"better", "worse", "lower"}
+_DARK_FILLS = {
+    "better",
+    "worse",
+    "lower",
+    "better (99.8%)",
+    "worse (99.8%)",
+    "higher (99.8%)",
+    "lower (99.8%)",
+}
+# Outlined in the maps and bars: the stronger of two levels.
+OUTLINE = "(99.8%)"
 _SERIES_COLOURS = (NHS_BLUE, NHS_TEXT, "#ae2573", "#007f3b", "#ed8b00")
 _SERIES_DASHES = ([1, 0], [6, 4], [2, 2], [8, 2, 2, 2], [4, 1])
 WIDTH = 640
@@ -128,16 +169,41 @@ def quiet(spec: Spec) -> Spec:
 
 
 def legend_domain(outcomes: Sequence[str]) -> list[str]:
-    """The legend's categories: the usual set for the polarity, plus anything unusual."""
-    base = UNJUDGED if any(o in ("higher", "lower") for o in outcomes) else JUDGED
+    """The legend's categories: the usual set for the polarity (and for one or two
+    levels), plus anything unusual."""
+    two = any(o.endswith("%)") for o in outcomes)
+    unjudged = any(o.split(" (")[0] in ("higher", "lower") for o in outcomes)
+    if two:
+        base: tuple[str, ...] = UNJUDGED_TWO if unjudged else JUDGED_TWO
+    else:
+        base = UNJUDGED if unjudged else JUDGED
     extra = sorted({o for o in outcomes if o not in base})
     return [*base, *extra]
+
+
+def legend_title(method_text: str, outcomes: Sequence[str]) -> str:
+    """The legend's title: how areas were compared, in words, and what an outline
+    means when two levels are shown."""
+    if any(o.endswith("%)") for o in outcomes):
+        return f"{method_text}; outlined: significant at 99.8%"
+    return method_text
 
 
 def _colour_scale(domain: Sequence[str]) -> dict[str, Any]:
     return {
         "domain": list(domain),
-        "range": [COMPARISON_COLOURS.get(o, COMPARISON_COLOURS["not compared"]) for o in domain],
+        "range": [_COLOURS.get(o, COMPARISON_COLOURS["not compared"]) for o in domain],
+    }
+
+
+def _outline_layer(
+    encoding: dict[str, Any], mark: dict[str, Any], field: str = "datum.outcome"
+) -> Spec:
+    """The same marks again, unfilled with a thick dark edge, for 99.8% results only."""
+    return {
+        "transform": [{"filter": f"indexof({field}, '{OUTLINE}') >= 0"}],
+        "mark": {**mark, "filled": False, "fill": None, "stroke": NHS_TEXT, "strokeWidth": 3},
+        "encoding": encoding,
     }
 
 
@@ -191,6 +257,7 @@ def tile_map(tiles: Sequence[Tile], *, legend_title: str) -> Spec:
                         "type": "nominal",
                         "scale": _colour_scale(domain),
                         "legend": {
+                            "titleLimit": WIDTH,
                             "title": legend_title,
                             "orient": "bottom",
                             "columns": 4,
@@ -200,6 +267,7 @@ def tile_map(tiles: Sequence[Tile], *, legend_title: str) -> Spec:
                     }
                 },
             },
+            _outline_layer({}, {"type": "rect", "cornerRadius": 3}),
             {
                 "mark": {"type": "text", "fontSize": 14, "fontWeight": "bold", "dy": -8},
                 "encoding": {"text": {"field": "label"}, "color": {"field": "ink", "scale": None}},
@@ -221,19 +289,31 @@ def boundary_map(features: Sequence[dict[str, Any]], *, legend_title: str) -> Sp
         "height": 480,
         "data": {"values": list(features), "format": {"type": "json"}},
         "projection": {"type": "mercator"},
-        "mark": {"type": "geoshape", "stroke": "white", "strokeWidth": 1},
-        "encoding": {
-            "color": {
-                "field": "properties.outcome",
-                "type": "nominal",
-                "scale": _colour_scale(domain),
-                "legend": {"title": legend_title, "orient": "bottom", "columns": 4},
-            }
-        },
+        "layer": [
+            {
+                "mark": {"type": "geoshape", "stroke": "white", "strokeWidth": 1},
+                "encoding": {
+                    "color": {
+                        "field": "properties.outcome",
+                        "type": "nominal",
+                        "scale": _colour_scale(domain),
+                        "legend": {
+                            "title": legend_title,
+                            "titleLimit": WIDTH,
+                            "orient": "bottom",
+                            "columns": 4,
+                        },
+                    }
+                },
+            },
+            _outline_layer({}, {"type": "geoshape"}, "datum.properties.outcome"),
+        ],
     }
 
 
-def compare_bars(bars: Sequence[Bar], *, unit: str, benchmark_name: str) -> Spec:
+def compare_bars(
+    bars: Sequence[Bar], *, unit: str, benchmark_name: str, legend: str | None = None
+) -> Spec:
     """Bars ordered by value with their interval as whiskers, and the benchmark drawn
     as one line (or as a tick on each bar when areas have different benchmarks)."""
     domain = legend_domain([b.outcome for b in bars])
@@ -268,10 +348,18 @@ def compare_bars(bars: Sequence[Bar], *, unit: str, benchmark_name: str) -> Spec
                     "field": "outcome",
                     "type": "nominal",
                     "scale": _colour_scale(domain),
-                    "legend": {"title": f"Compared with {benchmark_name}", "orient": "bottom"},
+                    "legend": {
+                        "titleLimit": WIDTH,
+                        "title": legend or f"Compared with {benchmark_name}",
+                        "orient": "bottom",
+                    },
                 },
             },
         },
+        _outline_layer(
+            {"y": y, "x": {"field": "value", "type": "quantitative"}},
+            {"type": "bar", "height": {"band": 0.7}},
+        ),
         {
             "transform": [{"filter": "isValid(datum.lower) && isValid(datum.upper)"}],
             "mark": {"type": "rule", "color": NHS_TEXT},
@@ -400,7 +488,9 @@ def trend_chart(points: Sequence[TrendPoint], *, unit: str) -> Spec:
     }
 
 
-def spine_chart(items: Sequence[SpineItem], *, benchmark_name: str) -> Spec:
+def spine_chart(
+    items: Sequence[SpineItem], *, benchmark_name: str, legend: str | None = None
+) -> Spec:
     """Fingertips' area-profile spine: per indicator, the range across peer areas
     (light: lowest to highest; dark: middle half), the benchmark as the centre line and
     the area as a marker. Scaled so worse is always left and better right."""
@@ -484,7 +574,11 @@ def spine_chart(items: Sequence[SpineItem], *, benchmark_name: str) -> Spec:
                         "field": "outcome",
                         "type": "nominal",
                         "scale": _colour_scale(domain),
-                        "legend": {"title": f"Compared with {benchmark_name}", "orient": "bottom"},
+                        "legend": {
+                            "titleLimit": WIDTH,
+                            "title": legend or f"Compared with {benchmark_name}",
+                            "orient": "bottom",
+                        },
                     },
                 },
             },

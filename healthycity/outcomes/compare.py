@@ -246,6 +246,77 @@ def _nan(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
+# --- the reader's choice of method -----------------------------------------------------
+
+
+class Choice(StrEnum):
+    """How a reader asked areas to be compared (the pages' "Comparison method").
+
+    Fingertips lets its users switch between these, so the dashboard does too. The
+    indicator's default is PHE's usual one-level test at the level its published data
+    use (95% unless they showed 99.8%); the others are the alternatives in the
+    Fingertips technical guidance, "Comparing values" (PHE/OHID).
+    """
+
+    DEFAULT = "default"
+    ONE_LEVEL_95 = "95"
+    ONE_LEVEL_998 = "99.8"
+    TWO_LEVELS = "two-levels"
+    CI_OVERLAP = "ci-overlap"
+
+    @classmethod
+    def parse(cls, value: str | Choice | None) -> Choice:
+        """A query parameter as a choice; an empty value is the default."""
+        if isinstance(value, Choice):
+            return value
+        text = (value or "").strip().lower()
+        if not text:
+            return cls.DEFAULT
+        try:
+            return cls(text)
+        except ValueError:
+            raise StatsInputError(
+                f"{value!r} is not a comparison method: use " + ", ".join(c.value for c in cls),
+                column="comparison",
+            ) from None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a choice means for one indicator: the method and the levels it uses."""
+
+    choice: Choice
+    method: Method
+    levels: tuple[float, ...]
+
+    def describe(self, benchmark_name: str) -> str:
+        """The method in plain words, for legends, text alternatives and the twins:
+        'Compared with England using 99.8% confidence intervals'."""
+        if self.method is Method.TWO_LEVELS:
+            how = "using 95% and 99.8% confidence intervals (two levels)"
+        elif self.method is Method.CI_OVERLAP:
+            how = f"by whether the {percent_text(self.levels[0])} confidence intervals overlap"
+        else:
+            how = f"using {percent_text(self.levels[0])} confidence intervals"
+        return f"Compared with {benchmark_name} {how}".replace("  ", " ")
+
+
+def plan(choice: str | Choice | None, default_level: float | None = None) -> Plan:
+    """Turn a reader's choice into a method and levels; ``default_level`` is the
+    indicator's own comparison level (95% when not stated)."""
+    chosen = Choice.parse(choice)
+    if chosen is Choice.TWO_LEVELS:
+        return Plan(chosen, Method.TWO_LEVELS, (0.95, 0.998))
+    if chosen is Choice.ONE_LEVEL_998:
+        return Plan(chosen, Method.ONE_LEVEL, (0.998,))
+    if chosen is Choice.ONE_LEVEL_95:
+        return Plan(chosen, Method.ONE_LEVEL, (0.95,))
+    level = parse_levels(default_level)[0] if default_level else 0.95
+    if chosen is Choice.CI_OVERLAP:
+        return Plan(chosen, Method.CI_OVERLAP, (0.95,))
+    return Plan(chosen, Method.ONE_LEVEL, (level,))
+
+
 # --- quintiles among peers -----------------------------------------------------------
 
 QUINTILE_JUDGED = ("worst", "worse", "middle", "better", "best")

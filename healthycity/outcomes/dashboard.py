@@ -118,16 +118,85 @@ def base_outcome(outcome: str) -> str:
     return outcome.split(" (")[0].strip().lower() or "not compared"
 
 
+def outcome_level(outcome: str) -> str:
+    """'better (99.8%)' → '99.8%'; '' for a one-level or overlap judgement."""
+    found = re.search(r"\(([\d.]+%)\)", outcome)
+    return found.group(1) if found else ""
+
+
+def chart_outcome(outcome: str) -> str:
+    """The category a chart colours by: the outcome, with its level for two levels."""
+    level = outcome_level(outcome)
+    base = base_outcome(outcome)
+    return f"{base} ({level})" if level and base != "similar" else base
+
+
 def comparison_words(outcome: str, benchmark_name: str) -> str:
-    """'Worse than England', 'Similar to London', 'Not compared'."""
+    """'Worse than England', 'Similar to London', 'Not compared'; with two levels,
+    'Better than England at 99.8%' (significant at 99.8%, so at 95% too)."""
     phrase = _OUTCOME_PHRASES.get(base_outcome(outcome))
     if phrase is None:
         return "Not compared"
-    return f"{phrase[:1].upper()}{phrase[1:]} {benchmark_name}"
+    level = outcome_level(outcome)
+    suffix = f" at {level}" if level else ""
+    return f"{phrase[:1].upper()}{phrase[1:]} {benchmark_name}{suffix}"
+
+
+# With two levels, a difference significant only at 95% gets the lighter tag.
+_OUTCOME_TAGS_95 = {"better": "nhsuk-tag--aqua-green", "worse": "nhsuk-tag--orange"}
 
 
 def outcome_tag(outcome: str) -> str:
-    return _OUTCOME_TAGS.get(base_outcome(outcome), "nhsuk-tag--grey")
+    base = base_outcome(outcome)
+    if outcome_level(outcome) == "95%" and base in _OUTCOME_TAGS_95:
+        return _OUTCOME_TAGS_95[base]
+    return _OUTCOME_TAGS.get(base, "nhsuk-tag--grey")
+
+
+# ------------------------------------------------------------------------- comparison method
+
+
+def comparison_options(info: q.IndicatorInfo, *, overlap: bool = True) -> list[tuple[str, str]]:
+    """The "Comparison method" choices for one indicator (``compare.Choice`` values);
+    CI overlap only when the benchmark has an interval to overlap with."""
+    from healthycity.outcomes.stats._levels import percent_text
+
+    default = percent_text(info.comparison_level or 0.95)
+    options = comparison_options_all()
+    options[0] = ("default", f"The indicator's default: {default} confidence intervals")
+    return [o for o in options if overlap or o[0] != "ci-overlap"]
+
+
+def comparison_options_all() -> list[tuple[str, str]]:
+    """Every choice (``compare.Choice`` values) in words, the default first."""
+    return [
+        ("default", "The indicator's default"),
+        ("95", "95% confidence intervals"),
+        ("99.8", "99.8% confidence intervals"),
+        ("two-levels", "Two levels: 95% and 99.8% confidence intervals"),
+        ("ci-overlap", "Whether the 95% confidence intervals overlap"),
+    ]
+
+
+def check_comparison(value: str | None) -> str:
+    """A reader's comparison method, or 400 with the choices (never a silent fallback:
+    a figure judged by a method the reader did not ask for would mislead)."""
+    from healthycity.outcomes.compare import Choice
+    from healthycity.outcomes.stats.errors import StatsInputError
+
+    try:
+        return Choice.parse(value).value
+    except StatsInputError:
+        raise BadChoice(
+            "Choose a comparison method from the list: default, 95, 99.8, two-levels or ci-overlap."
+        ) from None
+
+
+def method_words(info: q.IndicatorInfo, comparison: str, benchmark_name: str) -> str:
+    """'Compared with England using 99.8% confidence intervals' (``compare.Plan``)."""
+    from healthycity.outcomes.compare import plan
+
+    return plan(comparison, info.comparison_level).describe(benchmark_name)
 
 
 def trend_words(trend: q.Trend | None) -> str:
@@ -1083,6 +1152,9 @@ class IndicatorPage:
     benchmark: str
     benchmark_name: str
     benchmark_options: list[Option]
+    comparison: str
+    comparison_options: list[Option]
+    method_text: str
     breakdown: q.Breakdown | None
     breakdown_options: list[Option]
     period: str | None
@@ -1179,11 +1251,13 @@ def indicator_page(
     sex: str | None = None,
     age: str | None = None,
     period: str | None = None,
+    comparison: str | None = None,
 ) -> IndicatorPage:
     for name, value in (("area", area), ("sex", sex), ("age", age), ("period", period)):
         check_text(value, name)
+    method = check_comparison(comparison)
     version = data_version(session)
-    key = (version, "indicator", indicator_id, benchmark, area or "", sex, age, period)
+    key = (version, "indicator", indicator_id, benchmark, area or "", sex, age, period, method)
     return cache.get(
         key,
         lambda: _indicator_page(
@@ -1196,6 +1270,7 @@ def indicator_page(
             sex=sex or None,
             age=age or None,
             period=period or None,
+            comparison=method,
         ),
     )
 
@@ -1248,6 +1323,7 @@ def _indicator_page(
     sex: str | None,
     age: str | None,
     period: str | None,
+    comparison: str = "default",
 ) -> IndicatorPage:
     row = None if unusable_key(indicator_id) else session.get(m.Indicator, indicator_id)
     if row is None:
@@ -1289,7 +1365,14 @@ def _indicator_page(
     if period is not None and period not in {p for p, _ in known}:
         raise BadChoice("There are no data for that time period: choose from the list.")
     latest = (
-        q.latest_values(session, indicator_id, benchmark=country, breakdown=chosen, period=period)
+        q.latest_values(
+            session,
+            indicator_id,
+            benchmark=country,
+            breakdown=chosen,
+            period=period,
+            comparison=comparison,
+        )
         if chosen
         else None
     )
@@ -1324,6 +1407,18 @@ def _indicator_page(
             )
     benchmark_name = _benchmark_label(geo, benchmark)
 
+    # CI overlap needs the benchmark's own interval: offered only when the benchmark
+    # each shown area is compared with has one.
+    bench_codes = {_benchmark_for(geo, benchmark, a.code) for a in shown}
+    references = [points[t].point for t in bench_codes if t is not None and t in points]
+    overlap = any(r.lower_ci95 is not None and r.upper_ci95 is not None for r in references)
+    if comparison == "ci-overlap" and not overlap and points:
+        raise BadChoice(
+            f"{benchmark_name} has no confidence interval for this indicator, so intervals "
+            "cannot be compared for overlap: choose another comparison method."
+        )
+    method_text = method_words(info, comparison, benchmark_name)
+
     def judged(code: str) -> tuple[str, str]:
         """(outcome, benchmark name) for one area under the reader's benchmark."""
         here = points.get(code)
@@ -1336,7 +1431,7 @@ def _indicator_page(
         reference = points.get(target)
         if reference is None:
             return "not compared", name
-        return outcome_of(q.compare_point(info, here.point, reference.point)), name
+        return outcome_of(q.compare_point(info, here.point, reference.point, comparison)), name
 
     def area_row(code: str, emphasis: bool = False) -> AreaRow | None:
         here = points.get(code)
@@ -1372,10 +1467,14 @@ def _indicator_page(
     charts: list[Chart] = []
     map_note = ""
     if shown and latest is not None:
-        chart, map_note = _map_chart(session, geo, info, shown, area_row, benchmark_name)
+        chart, map_note = _map_chart(
+            session, geo, info, shown, area_row, benchmark_name, method_text
+        )
         if chart is not None:
             charts.append(chart)
-        bars = _compare_chart(geo, info, shown, points, area_row, benchmark, benchmark_name)
+        bars = _compare_chart(
+            geo, info, shown, points, area_row, benchmark, benchmark_name, method_text
+        )
         if bars is not None:
             charts.append(bars)
 
@@ -1395,7 +1494,7 @@ def _indicator_page(
         for t in q.target_progress(info, list(row.targets), city_series)
     ]
 
-    breakdown_rows = _breakdown_rows(session, geo, info, found, chosen, country, city)
+    breakdown_rows = _breakdown_rows(session, geo, info, found, chosen, country, city, comparison)
 
     city_row = next((r for r in rows if r.code == city), None)
     if city_row is not None and shown_period:
@@ -1430,6 +1529,8 @@ def _indicator_page(
     query_parts = []
     if benchmark != "england":
         query_parts.append(f"benchmark={benchmark}")
+    if comparison != "default":
+        query_parts.append(f"comparison={comparison}")
     table = Table(
         columns=[
             "area_code",
@@ -1441,6 +1542,7 @@ def _indicator_page(
             "upper_95",
             "compared_with",
             "comparison",
+            "comparison_method",
             "value_note",
         ],
         rows=[
@@ -1454,6 +1556,7 @@ def _indicator_page(
                 r.upper,
                 r.benchmark_name,
                 r.comparison_text,
+                method_words(info, comparison, r.benchmark_name),
                 r.note,
             ]
             for r in rows
@@ -1468,6 +1571,9 @@ def _indicator_page(
         benchmark=benchmark,
         benchmark_name=benchmark_name,
         benchmark_options=_options(offered, benchmark),
+        comparison=comparison,
+        comparison_options=_options(comparison_options(info, overlap=overlap), comparison),
+        method_text=method_text,
         breakdown=chosen,
         breakdown_options=breakdown_options,
         period=shown_period,
@@ -1498,6 +1604,7 @@ def _map_chart(
     shown: Sequence[AreaRef],
     area_row: Callable[[str], AreaRow | None],
     benchmark_name: str,
+    method_text: str,
 ) -> tuple[Chart | None, str]:
     from healthycity.outcomes.boundaries import boundaries_for
 
@@ -1506,12 +1613,12 @@ def _map_chart(
         return None, ""
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
-        counts[base_outcome(r.outcome)] += 1
+        counts[chart_outcome(r.outcome)] += 1
     tally = ", ".join(f"{n} {o}" for o, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    legend = f"Compared with {benchmark_name}"
+    legend = cs.legend_title(method_text, [chart_outcome(r.outcome) for r in rows])
     table = Table(
-        ["area_code", "area", "period", "value", "comparison"],
-        [[r.code, r.name, r.period, r.value, r.comparison_text] for r in rows],
+        ["area_code", "area", "period", "value", "comparison", "comparison_method"],
+        [[r.code, r.name, r.period, r.value, r.comparison_text, method_text] for r in rows],
     )
     shapes = boundaries_for(session, [r.code for r in rows])
     period = rows[0].period
@@ -1520,7 +1627,7 @@ def _map_chart(
             {
                 "type": "Feature",
                 "geometry": shapes[r.code],
-                "properties": {"name": r.name, "outcome": base_outcome(r.outcome)},
+                "properties": {"name": r.name, "outcome": chart_outcome(r.outcome)},
             }
             for r in rows
             if r.code in shapes
@@ -1528,7 +1635,7 @@ def _map_chart(
         spec = cs.boundary_map(features, legend_title=legend)
         description = (
             f"Map of {len(features)} areas for {info.name}, {period}, each coloured by "
-            f"comparison with {benchmark_name}: {tally}."
+            f"comparison with {benchmark_name}: {tally}. {method_text}."
         )
         return Chart("map", "Map", spec, description, table), "Boundaries loaded from a file."
     tiled = [r for r in rows if geo.areas[r.code].tile_col is not None]
@@ -1544,7 +1651,7 @@ def _map_chart(
             geo.areas[r.code].label,
             int(geo.areas[r.code].tile_col or 0),
             int(geo.areas[r.code].tile_row or 0),
-            base_outcome(r.outcome),
+            chart_outcome(r.outcome),
             r.value_text,
         )
         for r in tiled
@@ -1553,7 +1660,7 @@ def _map_chart(
     description = (
         f"Tile map of {len(tiles)} areas for {info.name}, {period}: one square per area, "
         f"placed roughly where it lies and coloured by comparison with {benchmark_name}: "
-        f"{tally}."
+        f"{tally}. {method_text}."
     )
     note = "Each square is one area, placed roughly where it lies; the table names them all."
     return Chart("map", "Map", spec, description, table), note
@@ -1567,6 +1674,7 @@ def _compare_chart(
     area_row: Callable[..., AreaRow | None],
     benchmark: str,
     benchmark_name: str,
+    method_text: str,
 ) -> Chart | None:
     codes = [a.code for a in shown]
     city = geo.city.code if geo.city else None
@@ -1585,7 +1693,7 @@ def _compare_chart(
                 float(r.value or 0.0),
                 r.lower,
                 r.upper,
-                base_outcome(r.outcome),
+                chart_outcome(r.outcome),
                 reference.point.value if reference is not None else None,
                 highlight=r.code == city,
             )
@@ -1603,12 +1711,30 @@ def _compare_chart(
     description = (
         f"Bar chart of {info.name} for {len(rows)} areas, {rows[0].period}, highest first: "
         f"highest {highest.name} ({highest.value_text}), lowest {lowest.name} "
-        f"({lowest.value_text}). Whiskers show 95% confidence intervals.{line}"
+        f"({lowest.value_text}). Whiskers show 95% confidence intervals.{line} "
+        f"{method_text}."
     )
-    spec = cs.compare_bars(bars, unit=info.unit or "", benchmark_name=benchmark_name)
+    spec = cs.compare_bars(
+        bars,
+        unit=info.unit or "",
+        benchmark_name=benchmark_name,
+        legend=cs.legend_title(method_text, [b.outcome for b in bars]),
+    )
     table = Table(
-        ["area_code", "area", "period", "value", "lower_95", "upper_95", "comparison"],
-        [[r.code, r.name, r.period, r.value, r.lower, r.upper, r.comparison_text] for r in ordered],
+        [
+            "area_code",
+            "area",
+            "period",
+            "value",
+            "lower_95",
+            "upper_95",
+            "comparison",
+            "comparison_method",
+        ],
+        [
+            [r.code, r.name, r.period, r.value, r.lower, r.upper, r.comparison_text, method_text]
+            for r in ordered
+        ],
     )
     return Chart("compare", "Compare areas", spec, description, table)
 
@@ -1652,6 +1778,7 @@ def _breakdown_rows(
     chosen: q.Breakdown | None,
     country: str,
     city: str,
+    comparison: str = "default",
 ) -> list[BreakdownRow]:
     """The city's latest value for each sex, age and category the data have (up to 60
     series, those without a category first: two sexes by ten deprivation deciles of two
@@ -1663,7 +1790,12 @@ def _breakdown_rows(
     ordered = sorted(found, key=lambda b: bool(b.category_type or b.category))
     for b in ordered[:60]:
         latest = q.latest_values(
-            session, info.id, benchmark=country, area_codes=[city], breakdown=b
+            session,
+            info.id,
+            benchmark=country,
+            area_codes=[city],
+            breakdown=b,
+            comparison=comparison,
         )
         if latest is None:
             continue
@@ -1675,7 +1807,10 @@ def _breakdown_rows(
         if not b.category_type and not b.category:
             from urllib.parse import urlencode
 
-            href = f"/indicators/{info.id}?" + urlencode({"sex": b.sex, "age": b.age})
+            wanted = {"sex": b.sex, "age": b.age}
+            if comparison != "default":
+                wanted["comparison"] = comparison
+            href = f"/indicators/{info.id}?" + urlencode(wanted)
         rows.append(
             BreakdownRow(
                 label=b.label,
@@ -1730,6 +1865,9 @@ class AreaPage:
     benchmark: str
     benchmark_name: str
     benchmark_options: list[Option]
+    comparison: str
+    comparison_options: list[Option]
+    method_text: str
     lines: list[SpineLine]
     worst: list[SpineLine]
     best: list[SpineLine]
@@ -1751,7 +1889,12 @@ def _headline(session: Session, cache: PageCache, version: str, indicator_id: st
 
 
 def area_profile(
-    session: Session, cache: PageCache, version: str, area_code: str, benchmark: str
+    session: Session,
+    cache: PageCache,
+    version: str,
+    area_code: str,
+    benchmark: str,
+    comparison: str | None = None,
 ) -> list[q.SpineRow]:
     """``queries.area_profile`` in three queries instead of five per indicator.
 
@@ -1823,10 +1966,10 @@ def area_profile(
             for o in at_period
             if o.area_code in peer_codes and o.value is not None
         ]
-        comparison = (
+        judged = (
             None
             if reference is None or reference.area_code == area_code
-            else q.compare_point(info, point, reference)
+            else q.compare_point(info, point, reference, comparison)
         )
         spine = q.SpineRow(
             indicator=info,
@@ -1834,10 +1977,10 @@ def area_profile(
             period=point.period,
             area=point,
             benchmark=reference,
-            comparison=comparison,
+            comparison=judged,
             peers=q.spread(
                 [p.value for p in peers if p.value is not None],
-                q.compare_points(info, peers, reference),
+                q.compare_points(info, peers, reference, comparison),
             ),
             peer_type=area.area_type,
         )
@@ -1854,17 +1997,40 @@ _TYPE_WORDS = {
 
 
 def area_page(
-    session: Session, cache: PageCache, area_code: str, *, benchmark: str = "england"
+    session: Session,
+    cache: PageCache,
+    area_code: str,
+    *,
+    benchmark: str = "england",
+    comparison: str | None = None,
 ) -> AreaPage:
+    method = check_comparison(comparison)
     version = data_version(session)
     return cache.get(
-        (version, "area", area_code, benchmark),
-        lambda: _area_page(session, cache, version, area_code, benchmark),
+        (version, "area", area_code, benchmark, method),
+        lambda: _area_page(session, cache, version, area_code, benchmark, method),
     )
 
 
+def area_method_words(comparison: str, benchmark_name: str) -> str:
+    """The method in words for a page of many indicators, whose default levels differ."""
+    from healthycity.outcomes.compare import plan
+
+    if comparison == "default":
+        return (
+            f"Compared with {benchmark_name} using each indicator's default confidence "
+            "intervals (95% unless its published data use 99.8%)"
+        )
+    return plan(comparison).describe(benchmark_name)
+
+
 def _area_page(
-    session: Session, cache: PageCache, version: str, area_code: str, benchmark: str
+    session: Session,
+    cache: PageCache,
+    version: str,
+    area_code: str,
+    benchmark: str,
+    comparison: str = "default",
 ) -> AreaPage:
     geo = _geography(session, cache, version)
     ref = geo.areas.get(area_code)
@@ -1875,7 +2041,8 @@ def _area_page(
     if target is None or target == area_code:
         target = geo.country.code if geo.country else q.ENGLAND
     benchmark_name = geo.areas[target].name if target in geo.areas else target
-    profile = area_profile(session, cache, version, area_code, target)
+    profile = area_profile(session, cache, version, area_code, target, comparison)
+    method_text = area_method_words(comparison, benchmark_name)
     lines: list[SpineLine] = []
     items: list[cs.SpineItem] = []
     for spine in profile:
@@ -1936,7 +2103,7 @@ def _area_page(
                     quarts[1],
                     ends[1],
                     place(value),
-                    base_outcome(outcome),
+                    chart_outcome(outcome),
                     fmt(value, d),
                 )
             )
@@ -1957,13 +2124,17 @@ def _area_page(
         tally = ", ".join(f"{n} {o}" for o, n in sorted(counts.items(), key=lambda kv: -kv[1]))
         description = (
             f"Spine chart of {len(items)} indicators for {ref.name} against {benchmark_name}, "
-            f"better to the right: {tally}."
+            f"better to the right: {tally}. {method_text}."
         )
         charts.append(
             Chart(
                 "spine",
                 "Spine chart",
-                cs.spine_chart(items, benchmark_name=benchmark_name),
+                cs.spine_chart(
+                    items,
+                    benchmark_name=benchmark_name,
+                    legend=cs.legend_title(method_text, [i.outcome for i in items]),
+                ),
                 description,
                 Table(
                     [
@@ -1975,6 +2146,7 @@ def _area_page(
                         "lowest",
                         "highest",
                         "comparison",
+                        "comparison_method",
                     ],
                     [
                         [
@@ -1986,6 +2158,7 @@ def _area_page(
                             x.lowest_text,
                             x.highest_text,
                             x.comparison_text,
+                            method_text,
                         ]
                         for x in lines
                     ],
@@ -2017,6 +2190,7 @@ def _area_page(
             "highest_peer",
             "peers",
             "comparison",
+            "comparison_method",
         ],
         [
             [
@@ -2030,6 +2204,7 @@ def _area_page(
                 x.highest_text,
                 x.peers,
                 x.comparison_text,
+                method_text,
             ]
             for x in lines
         ],
@@ -2048,6 +2223,12 @@ def _area_page(
         benchmark=benchmark,
         benchmark_name=benchmark_name,
         benchmark_options=_options(options, benchmark),
+        comparison=comparison,
+        comparison_options=_options(
+            [("default", "Each indicator's default"), *comparison_options_all()[1:]],
+            comparison,
+        ),
+        method_text=method_text,
         lines=lines,
         worst=worst,
         best=best,

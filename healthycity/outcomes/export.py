@@ -81,11 +81,13 @@ def number_text(value: float | None) -> str:
 
 
 def outcome_text(judgement: Judgement | None) -> str:
+    """Fingertips' words: 'Better', 'Similar'; with two levels 'Better 99.8%', as its
+    own CSVs write a level."""
     if judgement is None:
         return "Not compared"
-    return _OUTCOME_TEXT.get(
-        judgement.outcome, judgement.outcome[:1].upper() + judgement.outcome[1:]
-    )
+    base, _, level = judgement.outcome.partition(" (")
+    text = _OUTCOME_TEXT.get(base, base[:1].upper() + base[1:])
+    return f"{text} {level.rstrip(')')}" if level else text
 
 
 def _region_of(code: str, areas: dict[str, Area]) -> Area | None:
@@ -100,8 +102,16 @@ def _region_of(code: str, areas: dict[str, Area]) -> Area | None:
     return None
 
 
-def export_table(session: Session, indicator_id: str, *, benchmark: str = ENGLAND) -> ExportTable:
-    """Every observation of an indicator as Fingertips rows, compared as described above."""
+def export_table(
+    session: Session,
+    indicator_id: str,
+    *,
+    benchmark: str = ENGLAND,
+    comparison: str | None = None,
+) -> ExportTable:
+    """Every observation of an indicator as Fingertips rows, compared as described above
+    by the reader's ``comparison`` method (``compare.Choice``; the indicator's default
+    when None)."""
     row = session.get(m.Indicator, indicator_id)
     if row is None:
         raise ExportError(f"unknown indicator {indicator_id!r}")
@@ -153,9 +163,9 @@ def export_table(session: Session, indicator_id: str, *, benchmark: str = ENGLAN
         point = points[
             (obs.sex, obs.age, obs.category_type, obs.category, obs.period, obs.area_code)
         ]
-        england = _judge(info, point, reference(obs, ENGLAND))
+        england = _judge(info, point, reference(obs, ENGLAND), comparison)
         other_code = benchmark if benchmark != ENGLAND else (region.code if region else None)
-        other = _judge(info, point, reference(obs, other_code))
+        other = _judge(info, point, reference(obs, other_code), comparison)
         record = {
             fc.INDICATOR_ID: row.id,
             fc.INDICATOR_NAME: row.name,
@@ -196,10 +206,12 @@ def export_table(session: Session, indicator_id: str, *, benchmark: str = ENGLAN
     )
 
 
-def _judge(info: IndicatorInfo, point: Point, benchmark: Point | None) -> str:
+def _judge(
+    info: IndicatorInfo, point: Point, benchmark: Point | None, comparison: str | None
+) -> str:
     if benchmark is None or benchmark.area_code == point.area_code:
         return "Not compared"
-    return outcome_text(compare_point(info, point, benchmark))
+    return outcome_text(compare_point(info, point, benchmark, comparison))
 
 
 def export_csv(session: Session, indicator_id: str, *, benchmark: str = ENGLAND) -> str:

@@ -224,6 +224,7 @@ def _indicator_data(
     sex: str | None,
     age: str | None,
     period: str | None,
+    comparison: str | None = None,
 ) -> d.IndicatorPage:
     with _session(request) as session, _answering():
         return d.indicator_page(
@@ -235,6 +236,7 @@ def _indicator_data(
             sex=sex or None,
             age=age or None,
             period=period or None,
+            comparison=comparison,
         )
 
 
@@ -247,9 +249,18 @@ def _split_breakdown(breakdown: str | None, sex: str | None, age: str | None) ->
     return sex, age
 
 
+# The CSV twin's last column: how its two "Compared to …" columns were judged.
+COMPARISON_METHOD_COLUMN = "Comparison method"
+
+
 @router.get("/indicators/{indicator_id}.csv", include_in_schema=False)
-def indicator_csv(request: Request, indicator_id: str, benchmark: str = "england") -> Response:
-    """The CSV twin: every row of the indicator in Fingertips' columns (re-importable).
+def indicator_csv(
+    request: Request, indicator_id: str, benchmark: str = "england", comparison: str | None = None
+) -> Response:
+    """The CSV twin: every row of the indicator in Fingertips' columns (re-importable),
+    judged by the reader's comparison method and saying so in a last column
+    ("Comparison method"; Fingertips' importers, and ours, pass over columns they do
+    not know).
 
     Registered before the page's twins so that this, the heaviest download, is served
     from the cache (per data version) rather than rebuilt for every request.
@@ -259,20 +270,29 @@ def indicator_csv(request: Request, indicator_id: str, benchmark: str = "england
 
     if benchmark not in d.BENCHMARK_CHOICES:
         raise HTTPException(status_code=400, detail="Choose england, london or sub-region.")
+    with _answering():
+        method = d.check_comparison(comparison)
     code = LONDON if benchmark == "london" else ENGLAND
     with _session(request) as session:
-        if d.unusable_key(indicator_id) or session.get(m.Indicator, indicator_id) is None:
+        row = None if d.unusable_key(indicator_id) else session.get(m.Indicator, indicator_id)
+        if row is None:
             raise HTTPException(status_code=404, detail="There is no indicator with that ID.")
         version = d.data_version(session)
 
         def build() -> str:
             try:
-                exported = export_table(session, indicator_id, benchmark=code)
+                exported = export_table(session, indicator_id, benchmark=code, comparison=method)
             except ExportError:
-                exported = export_table(session, indicator_id, benchmark=ENGLAND)
-            return Table(columns=list(exported.columns), rows=exported.rows).to_csv()
+                exported = export_table(session, indicator_id, benchmark=ENGLAND, comparison=method)
+            words = d.method_words(exported.indicator, method, "each benchmark")
+            return Table(
+                columns=[*exported.columns, COMPARISON_METHOD_COLUMN],
+                rows=[[*r, words] for r in exported.rows],
+            ).to_csv()
 
-        text = page_cache(request.app).get((version, "fingertips-csv", indicator_id, code), build)
+        text = page_cache(request.app).get(
+            (version, "fingertips-csv", indicator_id, code, method), build
+        )
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -290,15 +310,17 @@ def indicator(
     sex: str | None = None,
     age: str | None = None,
     period: str | None = None,
+    comparison: str | None = None,
 ) -> Page:
     sex, age = _split_breakdown(breakdown, sex, age)
-    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period)
+    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period, comparison)
     query = _query(
         benchmark=benchmark if benchmark != "england" else None,
         area=area,
         sex=sex,
         age=age,
         period=period,
+        comparison=data.comparison if data.comparison != "default" else None,
     )
     table = data.table  # the .csv twin is served by indicator_csv, above
     return Page(
@@ -316,6 +338,8 @@ def _indicator_json(data: d.IndicatorPage) -> dict[str, Any]:
         "indicator": {"id": data.id, "name": data.name, "unit": data.unit},
         "metadata": dict(data.metadata),
         "benchmark": data.benchmark_name,
+        "comparison": data.comparison,
+        "comparison_method": data.method_text,
         "breakdown": (
             {"sex": data.breakdown.sex, "age": data.breakdown.age} if data.breakdown else None
         ),
@@ -357,11 +381,12 @@ def indicator_chart(
     sex: str | None = None,
     age: str | None = None,
     period: str | None = None,
+    comparison: str | None = None,
 ) -> Response:
     suffix = next((s for s in CHART_SUFFIXES if file.endswith(s)), None)
     if suffix is None:
         raise HTTPException(status_code=404, detail="Charts are downloaded as .csv or .vl.json.")
-    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period)
+    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period, comparison)
     chart = file.removesuffix(suffix)
     return _chart_response(data.charts, chart, f"indicator-{indicator_id}", suffix)
 
@@ -369,24 +394,39 @@ def indicator_chart(
 # --------------------------------------------------------------------------- areas
 
 
-def _area_data(request: Request, area_code: str, benchmark: str) -> d.AreaPage:
+def _area_data(
+    request: Request, area_code: str, benchmark: str, comparison: str | None = None
+) -> d.AreaPage:
     with _session(request) as session, _answering():
-        return d.area_page(session, page_cache(request.app), area_code, benchmark=benchmark)
+        return d.area_page(
+            session,
+            page_cache(request.app),
+            area_code,
+            benchmark=benchmark,
+            comparison=comparison,
+        )
 
 
 @twin_routes(router, "/areas/{area_code}")
-def area(request: Request, area_code: str, benchmark: str = "england") -> Page:
-    data = _area_data(request, area_code, benchmark)
+def area(
+    request: Request, area_code: str, benchmark: str = "england", comparison: str | None = None
+) -> Page:
+    data = _area_data(request, area_code, benchmark, comparison)
     return Page(
         template="outcomes/area.html",
         title=data.name,
         context={
             "page": data,
-            "query": _query(benchmark=benchmark if benchmark != "england" else None),
+            "query": _query(
+                benchmark=benchmark if benchmark != "england" else None,
+                comparison=data.comparison if data.comparison != "default" else None,
+            ),
         },
         data={
             "area": {"code": data.code, "name": data.name, "type": data.area_type},
             "benchmark": data.benchmark_name,
+            "comparison": data.comparison,
+            "comparison_method": data.method_text,
             "illustrative": data.illustrative,
             "indicators": data.table.records(),
             "biggest_gaps": [x.indicator_id for x in data.worst],
@@ -399,9 +439,13 @@ def area(request: Request, area_code: str, benchmark: str = "england") -> Page:
 
 @router.get("/areas/{area_code}/chart-{chart}.csv", include_in_schema=False)
 def area_chart(
-    request: Request, area_code: str, chart: str, benchmark: str = "england"
+    request: Request,
+    area_code: str,
+    chart: str,
+    benchmark: str = "england",
+    comparison: str | None = None,
 ) -> Response:
-    data = _area_data(request, area_code, benchmark)
+    data = _area_data(request, area_code, benchmark, comparison)
     return _chart_response(data.charts, chart, f"area-{area_code}", ".csv")
 
 

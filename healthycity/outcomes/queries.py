@@ -185,6 +185,7 @@ class Judgement:
     benchmark_value: float | None
     method: str
     confidence: float | None
+    choice: str = "default"
 
 
 @dataclass(frozen=True)
@@ -210,74 +211,85 @@ class TargetProgress:
     target_period: str | None
 
 
-def compare_point(indicator: IndicatorInfo, point: Point, benchmark: Point) -> Judgement:
-    """Fingertips' one-level comparison of ``point`` with ``benchmark``'s value, at the
-    indicator's comparison level (95% unless the published data showed 99.8%)."""
-    from healthycity.outcomes.compare import compare
+def _limits(point: Point, level: float) -> tuple[float | None, float | None]:
+    if level == 0.998:
+        return point.lower_ci998, point.upper_ci998
+    return point.lower_ci95, point.upper_ci95
+
+
+def _judgements(
+    indicator: IndicatorInfo,
+    points: Sequence[Point],
+    benchmark: Point,
+    comparison: str | None = None,
+) -> list[Judgement]:
+    """Every point judged against ``benchmark`` by the reader's ``comparison`` (the
+    indicator's default, one level at 95% or 99.8%, two levels, or CI overlap), with
+    ``healthycity.outcomes.compare`` doing the judging (Fingertips' rules, PHE's
+    technical guidance "Comparing values")."""
+    from healthycity.outcomes.compare import Method, compare_many, plan
     from healthycity.outcomes.stats._levels import percent_text
 
-    level = indicator.comparison_level or 0.95
-    lower, upper = (
-        (point.lower_ci998, point.upper_ci998)
-        if level == 0.998
-        else (point.lower_ci95, point.upper_ci95)
-    )
-    result = compare(
-        point.value,
-        lower,
-        upper,
-        benchmark.value,
+    how = plan(comparison, indicator.comparison_level)
+
+    def number(value: float | None) -> float:
+        return float("nan") if value is None else value
+
+    lows = {lv: [number(_limits(p, lv)[0]) for p in points] for lv in how.levels}
+    highs = {lv: [number(_limits(p, lv)[1]) for p in points] for lv in how.levels}
+    overlap = how.method is Method.CI_OVERLAP
+    b_low, b_high = _limits(benchmark, how.levels[0])
+    results = compare_many(
+        [number(p.value) for p in points],
+        lows,
+        highs,
+        number(benchmark.value),
         polarity=indicator.polarity or m.NO_JUDGEMENT,
-        level=level,
+        method=how.method,
+        benchmark_lower=number(b_low) if overlap else None,
+        benchmark_upper=number(b_high) if overlap else None,
     )
-    return Judgement(
-        outcome=result.outcome.value,
-        benchmark_code=benchmark.area_code,
-        benchmark_value=benchmark.value,
-        method=f"{result.method.value} ({percent_text(level)})",
-        confidence=level,
+    method_text = (
+        how.method.value
+        if how.method is Method.TWO_LEVELS
+        else f"{how.method.value} ({percent_text(how.levels[0])})"
     )
+    return [
+        Judgement(
+            outcome=r.label,
+            benchmark_code=benchmark.area_code,
+            benchmark_value=benchmark.value,
+            method=method_text,
+            confidence=r.level if how.method is Method.TWO_LEVELS else how.levels[0],
+            choice=how.choice.value,
+        )
+        for r in results
+    ]
+
+
+def compare_point(
+    indicator: IndicatorInfo, point: Point, benchmark: Point, comparison: str | None = None
+) -> Judgement:
+    """``point`` compared with ``benchmark`` by the reader's ``comparison``; by default
+    Fingertips' one-level test at the indicator's comparison level (95% unless the
+    published data showed 99.8%)."""
+    return _judgements(indicator, [point], benchmark, comparison)[0]
 
 
 def compare_points(
-    indicator: IndicatorInfo, points: Sequence[Point], benchmark: Point | None
+    indicator: IndicatorInfo,
+    points: Sequence[Point],
+    benchmark: Point | None,
+    comparison: str | None = None,
 ) -> list[Judgement | None]:
     """``compare_point`` for many areas at once (vectorised); None for the benchmark
     itself or when there is no benchmark."""
     if benchmark is None:
         return [None] * len(points)
-    from healthycity.outcomes.compare import compare_many
-    from healthycity.outcomes.stats._levels import percent_text
-
-    level = indicator.comparison_level or 0.95
-
-    def number(value: float | None) -> float:
-        return float("nan") if value is None else value
-
-    if level == 0.998:
-        lows = [number(p.lower_ci998) for p in points]
-        highs = [number(p.upper_ci998) for p in points]
-    else:
-        lows = [number(p.lower_ci95) for p in points]
-        highs = [number(p.upper_ci95) for p in points]
-    results = compare_many(
-        [number(p.value) for p in points],
-        {level: lows},
-        {level: highs},
-        number(benchmark.value),
-        polarity=indicator.polarity or m.NO_JUDGEMENT,
-    )
+    judged = _judgements(indicator, points, benchmark, comparison)
     return [
-        None
-        if p.area_code == benchmark.area_code
-        else Judgement(
-            outcome=r.outcome.value,
-            benchmark_code=benchmark.area_code,
-            benchmark_value=benchmark.value,
-            method=f"{r.method.value} ({percent_text(level)})",
-            confidence=level,
-        )
-        for p, r in zip(points, results, strict=True)
+        None if p.area_code == benchmark.area_code else j
+        for p, j in zip(points, judged, strict=True)
     ]
 
 
@@ -547,10 +559,15 @@ def _polarity(indicator: IndicatorInfo) -> str | None:
     return indicator.polarity
 
 
-def _compare(indicator: IndicatorInfo, point: Point, benchmark: Point | None) -> Judgement | None:
+def _compare(
+    indicator: IndicatorInfo,
+    point: Point,
+    benchmark: Point | None,
+    comparison: str | None = None,
+) -> Judgement | None:
     if benchmark is None or point.area_code == benchmark.area_code:
         return None
-    return compare_point(indicator, point, benchmark)
+    return compare_point(indicator, point, benchmark, comparison)
 
 
 # ---------------------------------------------------------------------------- queries
@@ -564,9 +581,11 @@ def latest_values(
     area_codes: Sequence[str] | None = None,
     breakdown: Breakdown | None = None,
     period: str | None = None,
+    comparison: str | None = None,
 ) -> LatestTable | None:
     """An indicator's latest period (or ``period``) for the areas asked, each compared
-    with ``benchmark``; ``area_codes`` None means every area with data."""
+    with ``benchmark`` by the reader's ``comparison`` method (``compare.Choice``);
+    ``area_codes`` None means every area with data."""
     row = session.get(m.Indicator, indicator_id)
     if row is None:
         return None
@@ -586,7 +605,7 @@ def latest_values(
     reference = next((p for p in points if p.area_code == benchmark), None)
     wanted = set(area_codes) if area_codes is not None else None
     shown = [p for p in points if wanted is None or p.area_code in wanted]
-    judged = compare_points(info, shown, reference)
+    judged = compare_points(info, shown, reference, comparison)
     rows = [AreaValue(p, j) for p, j in zip(shown, judged, strict=True)]
     illustrative = any(p.illustrative for p in points)
     return LatestTable(info, chosen, label, reference, rows, illustrative)
@@ -623,7 +642,8 @@ def recent_trend(
 def spread(values: Sequence[float], judged: Sequence[Judgement | None] = ()) -> Spread:
     """Quartiles of ``values`` (linear interpolation) and counts of each judgement."""
     ordered = sorted(values)
-    counts = Counter(j.outcome if j is not None else "not compared" for j in judged)
+    # Two-level labels ("better (99.8%)") count with their outcome ("better").
+    counts = Counter(j.outcome.split(" (")[0] if j is not None else "not compared" for j in judged)
 
     def quantile(q: float) -> float | None:
         if not ordered:
@@ -733,6 +753,7 @@ def area_profile(
     *,
     benchmark: str = ENGLAND,
     indicator_ids: Sequence[str] | None = None,
+    comparison: str | None = None,
 ) -> list[SpineRow]:
     """An area's spine chart: for every indicator with data for the area, its latest
     value, the benchmark's, our comparison and the spread across peer areas (areas of
@@ -772,10 +793,10 @@ def area_profile(
                 period=latest.period,
                 area=latest,
                 benchmark=reference,
-                comparison=_compare(info, latest, reference),
+                comparison=_compare(info, latest, reference, comparison),
                 peers=spread(
                     [p.value for p in peers if p.value is not None],
-                    compare_points(info, peers, reference),
+                    compare_points(info, peers, reference, comparison),
                 ),
                 peer_type=area.area_type,
             )

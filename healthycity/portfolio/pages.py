@@ -2,22 +2,25 @@
 
 Pages read through `portfolio.service` and show an action only when the policy would
 allow it (the same `is_allowed` the write routes enforce), so people are not offered
-buttons that end in "permission denied". The portfolio table has .json and .csv twins.
+buttons that end in "permission denied".
+
+Every page here has ``.json`` and ``.csv`` twins (``web.twins``, registered private):
+the twins run the same handler, so they are refused to exactly whom the page is, and
+they carry the figures the page shows, with money as text in pounds and pence.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from healthycity.core import auth
 from healthycity.core.auth import Principal
-from healthycity.core.auth_models import ROLE_LABELS
 from healthycity.portfolio import service
 from healthycity.portfolio.indicators import programme_indicators
 from healthycity.portfolio.models import (
@@ -28,8 +31,8 @@ from healthycity.portfolio.models import (
     Programme,
     TransformationFund,
 )
-from healthycity.web.twins import Page, Table, twin_routes
-from healthycity.workspace.web import install, read_session, viewer, ws_render
+from healthycity.web.twins import Page, Table, money, twin_routes
+from healthycity.workspace.web import install, read_session, viewer, ws_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,8 +51,6 @@ def can(principal: Principal, action: str, record_type: str, owner: str | None =
 
 def default_year(session: Any) -> str:
     """The financial year to show: the latest with a baseline, else today's."""
-    from datetime import date
-
     from healthycity.portfolio.models import BudgetBaseline
 
     years = sorted(set(session.scalars(select(BudgetBaseline.financial_year))))
@@ -63,16 +64,7 @@ class PortfolioRow:
     confidence: str | None
 
 
-def _ws_page(request: Request, principal: Principal, page: Page) -> Page:
-    page.context.update(
-        principal=principal,
-        role_label=ROLE_LABELS.get(principal.role, principal.role),
-        csrf_token=principal.csrf_token,
-    )
-    return page
-
-
-@twin_routes(router, "/workspace/programmes")
+@twin_routes(router, "/workspace/programmes", private=True)
 def portfolio(request: Request) -> Page:
     principal = viewer(request)
     auth.authorize(principal, auth.VIEW, auth.PROGRAMME)
@@ -111,21 +103,20 @@ def portfolio(request: Request) -> Page:
                 r.programme.slug,
                 r.programme.name,
                 r.programme.sro,
-                r.programme.whole_life_budget,
+                money(r.programme.whole_life_budget),
                 year,
-                r.finance.baseline,
-                r.finance.actual_to_date,
-                r.finance.outturn,
-                r.finance.variance,
-                r.finance.variance_pct,
+                money(r.finance.baseline),
+                money(r.finance.actual_to_date),
+                money(r.finance.outturn),
+                money(r.finance.variance),
+                _pct(r.finance.variance_pct),
                 r.finance.flagged,
                 r.confidence,
             ]
             for r in rows
         ],
     )
-    return _ws_page(
-        request,
+    return ws_page(
         principal,
         Page(
             "portfolio/portfolio.html",
@@ -148,8 +139,153 @@ def _rating(programme: Programme) -> str | None:
     return latest.rating if latest else None
 
 
-@router.get("/workspace/programmes/{slug}", response_class=HTMLResponse)
-def programme_page(request: Request, slug: str) -> Response:
+def _pct(value: Decimal | None) -> str | None:
+    """A variance percentage as the page prints it (one decimal), as text."""
+    return None if value is None else format(value, "f")
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _year_table(years: list[service.YearFinance]) -> Table:
+    return Table(
+        [
+            "financial_year",
+            "baseline",
+            "actual_to_date",
+            "forecast_remaining",
+            "assumed_remaining",
+            "forecast_outturn",
+            "variance",
+            "variance_pct",
+            "variance_flagged",
+            "variance_explanation",
+        ],
+        [
+            [
+                y.financial_year,
+                money(y.baseline),
+                money(y.actual_to_date),
+                money(y.forecast_remaining),
+                money(y.assumed_remaining),
+                money(y.outturn),
+                money(y.variance),
+                _pct(y.variance_pct),
+                y.flagged,
+                y.explanation,
+            ]
+            for y in years
+        ],
+    )
+
+
+def _spend_table(years: list[service.YearFinance]) -> Table:
+    """Every month of every year the page shows, recorded or not (blank when not)."""
+    return Table(
+        ["financial_year", "month", "actual", "forecast"],
+        [
+            [y.financial_year, m.month.strftime("%Y-%m"), money(m.actual), money(m.forecast)]
+            for y in years
+            for m in y.months
+        ],
+    )
+
+
+def _programme_tables(
+    programme: Programme, years: list[service.YearFinance], indicators: list[Any]
+) -> dict[str, Table]:
+    return {
+        "spend": _spend_table(years),
+        "milestones": Table(
+            ["title", "kind", "baseline_date", "forecast_date", "actual_date", "notes"],
+            [
+                [
+                    m.title,
+                    m.kind,
+                    _day(m.baseline_date),
+                    _day(m.forecast_date),
+                    _day(m.actual_date),
+                    m.notes,
+                ]
+                for m in programme.milestones
+            ],
+        ),
+        # Newest first, as the page lists them.
+        "confidence": Table(
+            ["assessed_on", "rating", "assessor", "commentary"],
+            [
+                [_day(c.assessed_on), c.rating, c.assessor, c.commentary]
+                for c in reversed(programme.confidence)
+            ],
+        ),
+        "risks": Table(
+            ["title", "likelihood", "impact", "score", "owner", "status", "mitigation"],
+            [
+                [r.title, r.likelihood, r.impact, r.score, r.owner, r.status, r.mitigation]
+                for r in programme.risks
+            ],
+        ),
+        "leads": Table(
+            ["role", "group_code", "people", "status", "note"],
+            [
+                [
+                    STAKEHOLDER_ROLE_LABELS.get(s.role, s.role),
+                    s.group_code,
+                    "; ".join(s.people),
+                    s.status,
+                    s.note,
+                ]
+                for s in programme.stakeholders
+            ],
+        ),
+        "indicators": Table(
+            ["indicator", "period", "london", "unit", "compared_with_england", "recent_trend"],
+            [[i.name, i.period, i.value, i.unit, i.comparison, i.trend] for i in indicators],
+        ),
+    }
+
+
+PROGRAMME_TABLES = (
+    ("spend", "the monthly spend"),
+    ("milestones", "the milestones"),
+    ("confidence", "the delivery confidence assessments"),
+    ("risks", "the risks"),
+    ("leads", "the leads"),
+    ("indicators", "the outcome indicators"),
+)
+
+
+def _programme_json(
+    programme: Programme,
+    whole: service.WholeLife,
+    year_table: Table,
+    tables: dict[str, Table],
+) -> dict[str, Any]:
+    return {
+        "programme": programme.slug,
+        "name": programme.name,
+        "number": programme.number,
+        "kind": programme.kind,
+        "sro": programme.sro,
+        "theme": programme.theme,
+        "whole_life_budget": money(programme.whole_life_budget),
+        "budget_note": programme.budget_note,
+        "whole_life": {
+            "actual_to_date": money(whole.actual_to_date),
+            "forecast": money(whole.forecast),
+            "variance": money(whole.variance),
+            "variance_pct": _pct(whole.variance_pct),
+            "variance_flagged": whole.flagged,
+        },
+        "delivery_confidence": _rating(programme),
+        "years": year_table.records(),
+        **{name: table.records() for name, table in tables.items()},
+    }
+
+
+@twin_routes(router, "/workspace/programmes/{slug}", private=True)
+def programme_page(request: Request, slug: str) -> Page:
     principal = viewer(request)
     auth.authorize(principal, auth.VIEW, auth.PROGRAMME)
     with read_session(request) as session:
@@ -177,29 +313,87 @@ def programme_page(request: Request, slug: str) -> Response:
             )
         }
         updates = sorted(programme.updates, key=lambda u: (u.period, u.position), reverse=True)
-        return ws_render(
-            request,
-            "portfolio/programme.html",
-            programme.name,
+        year_table = _year_table(years)
+        tables = _programme_tables(programme, years, indicators)
+        # The page renders after the session closes: the tables above have loaded every
+        # relationship the template reads.
+        return ws_page(
             principal,
-            programme=programme,
-            years=years,
-            whole=whole,
-            indicators=indicators,
-            indicator_note=indicator_note,
-            leads=[
-                (STAKEHOLDER_ROLE_LABELS[r], leads[r])
-                for r in STAKEHOLDER_ROLE_LABELS
-                if r in leads
-            ],
-            allowed=allowed,
-            updates=updates,
-            dca_colours=DCA_COLOURS,
+            Page(
+                "portfolio/programme.html",
+                programme.name,
+                context={
+                    "programme": programme,
+                    "years": years,
+                    "whole": whole,
+                    "indicators": indicators,
+                    "indicator_note": indicator_note,
+                    "leads": [
+                        (STAKEHOLDER_ROLE_LABELS[r], leads[r])
+                        for r in STAKEHOLDER_ROLE_LABELS
+                        if r in leads
+                    ],
+                    "allowed": allowed,
+                    "updates": updates,
+                    "dca_colours": DCA_COLOURS,
+                    "download_tables": PROGRAMME_TABLES,
+                },
+                data=_programme_json(programme, whole, year_table, tables),
+                table=year_table,
+                tables=tables,
+                filename=f"programme-{programme.slug}",
+            ),
         )
 
 
-@router.get("/workspace/devolution", response_class=HTMLResponse)
-def devolution(request: Request) -> Response:
+DEVOLUTION_TABLES = (("pilots", "the pilots"), ("funds", "the transformation funding"))
+
+
+def _devolution_tables(
+    areas: list[DevolutionArea], pilots: list[Pilot], fund_rows: list[dict[str, Any]]
+) -> tuple[Table, dict[str, Table]]:
+    pledges = Table(
+        ["area_number", "area", "pledge_number", "text", "owner", "status", "due_date", "evidence"],
+        [
+            [
+                a.number,
+                a.name,
+                p.number,
+                p.text,
+                p.owner,
+                PLEDGE_STATUS_LABELS.get(p.status, p.status),
+                _day(p.due_date),
+                p.evidence,
+            ]
+            for a in areas
+            for p in a.pledges
+        ],
+    )
+    pilot_table = Table(
+        ["pilot", "name", "theme", "boroughs", "description"],
+        [[p.slug, p.name, p.theme, "; ".join(p.areas), p.description] for p in pilots],
+    )
+    funds = Table(
+        ["period", "total", "category", "name", "amount", "split_recorded", "reconciles"],
+        [
+            [
+                row["fund"].period,
+                money(row["fund"].total),
+                a.category,
+                a.name,
+                money(a.amount),
+                row["split"],
+                row["reconciles"],
+            ]
+            for row in fund_rows
+            for a in row["fund"].allocations
+        ],
+    )
+    return pledges, {"pilots": pilot_table, "funds": funds}
+
+
+@twin_routes(router, "/workspace/devolution", private=True)
+def devolution(request: Request) -> Page:
     principal = viewer(request)
     auth.authorize(principal, auth.VIEW, auth.DEVOLUTION_AREA)
     with read_session(request) as session:
@@ -208,7 +402,7 @@ def devolution(request: Request) -> Response:
         funds = list(
             session.scalars(select(TransformationFund).order_by(TransformationFund.period))
         )
-        fund_rows = [
+        fund_rows: list[dict[str, Any]] = [
             {
                 "fund": f,
                 "reconciles": service.fund_reconciles(f),
@@ -217,28 +411,55 @@ def devolution(request: Request) -> Response:
             }
             for f in funds
         ]
-        return ws_render(
-            request,
+        pledges, tables = _devolution_tables(areas, pilots, fund_rows)
+    data = {
+        "pledges": pledges.records(),
+        "pilots": tables["pilots"].records(),
+        "funds": [
+            {
+                "period": row["fund"].period,
+                "total": money(row["fund"].total),
+                "note": row["fund"].note,
+                "split_recorded": row["split"],
+                "reconciles": row["reconciles"],
+                "allocations": [
+                    {"category": a.category, "name": a.name, "amount": money(a.amount)}
+                    for a in row["fund"].allocations
+                ],
+            }
+            for row in fund_rows
+        ],
+    }
+    return ws_page(
+        principal,
+        Page(
             "portfolio/devolution.html",
             "Devolution register",
-            principal,
-            areas=areas,
-            pilots=pilots,
-            funds=fund_rows,
-            status_labels=PLEDGE_STATUS_LABELS,
-            allowed={
-                name: can(principal, action, record)
-                for name, action, record in (
-                    ("edit_area", auth.EDIT, auth.DEVOLUTION_AREA),
-                    ("create_pledge", auth.CREATE, auth.PLEDGE),
-                    ("edit_pledge", auth.EDIT, auth.PLEDGE),
-                    ("edit_pilot", auth.EDIT, auth.PILOT),
-                    ("create_pilot", auth.CREATE, auth.PILOT),
-                    ("edit_fund", auth.EDIT, auth.FUND),
-                    ("create_fund", auth.CREATE, auth.FUND),
-                )
+            context={
+                "areas": areas,
+                "pilots": pilots,
+                "funds": fund_rows,
+                "status_labels": PLEDGE_STATUS_LABELS,
+                "download_tables": DEVOLUTION_TABLES,
+                "allowed": {
+                    name: can(principal, action, record)
+                    for name, action, record in (
+                        ("edit_area", auth.EDIT, auth.DEVOLUTION_AREA),
+                        ("create_pledge", auth.CREATE, auth.PLEDGE),
+                        ("edit_pledge", auth.EDIT, auth.PLEDGE),
+                        ("edit_pilot", auth.EDIT, auth.PILOT),
+                        ("create_pilot", auth.CREATE, auth.PILOT),
+                        ("edit_fund", auth.EDIT, auth.FUND),
+                        ("create_fund", auth.CREATE, auth.FUND),
+                    )
+                },
             },
-        )
+            data=data,
+            table=pledges,
+            tables=tables,
+            filename="devolution-pledges",
+        ),
+    )
 
 
 def register(app: FastAPI) -> None:

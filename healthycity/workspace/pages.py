@@ -1,11 +1,16 @@
 """The workspace shell: sign in and out (password or OIDC), the home page, a record's
-history, and account administration."""
+history, and account administration.
+
+A record's history and the accounts list have ``.json`` and ``.csv`` twins (web.twins,
+private): the same handler answers them, so the same sign-in and role checks apply.
+"""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,6 +22,7 @@ from healthycity.core import auth, csrf, throttle
 from healthycity.core.audit import Actor, acting_as, changed_fields, history
 from healthycity.core.auth_models import ROLE_LABELS, ROLES, Account
 from healthycity.portfolio.service import Invalid, NotFound
+from healthycity.web.twins import Page, Table, twin_routes
 from healthycity.workspace.records import FormField, error_list
 from healthycity.workspace.web import (
     FORM_ERROR_STATUS,
@@ -36,6 +42,7 @@ from healthycity.workspace.web import (
     unit_of_work,
     viewer,
     writer,
+    ws_page,
     ws_render,
 )
 
@@ -239,8 +246,31 @@ def home(request: Request) -> Response:
     )
 
 
-@router.get("/workspace/history/{record_type}/{record_id:path}", response_class=HTMLResponse)
-def record_history(request: Request, record_type: str, record_id: str) -> Response:
+def _cell(value: Any) -> Any:
+    """A before/after value as one CSV cell: lists and mappings as compact JSON."""
+    if isinstance(value, list | dict):
+        import json
+
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def _history_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per field changed, newest change first (a change with no fields, such as
+    a sign-in refused, is one row with the field blank)."""
+    out: list[list[Any]] = []
+    for row in rows:
+        r = row["record"]
+        head = [r.at.isoformat(), r.actor, r.action, r.record_type, r.record_id]
+        changes = row["changes"] or [(None, None, None)]
+        out.extend([*head, name, _cell(before), _cell(after)] for name, before, after in changes)
+    return Table(
+        ["at", "actor", "action", "record_type", "record_id", "field", "before", "after"], out
+    )
+
+
+@twin_routes(router, "/workspace/history/{record_type}/{record_id:path}", private=True)
+def record_history(request: Request, record_type: str, record_id: str) -> Page:
     """Every change to a record and to what belongs to it: who, when, before and after."""
     principal = viewer(request)
     if record_type not in auth.RECORD_TYPES:
@@ -250,7 +280,7 @@ def record_history(request: Request, record_type: str, record_id: str) -> Respon
         records = history(session, record_type, record_id)
     if not records:
         raise NotFound(f"no history for {record_type} {record_id}")
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "record": r,
             "changes": changed_fields(r),
@@ -258,13 +288,32 @@ def record_history(request: Request, record_type: str, record_id: str) -> Respon
         for r in reversed(records)
     ]
     page = HISTORY_PAGES.get(record_type, "/workspace").format(id=record_id)
-    return ws_render(
-        request,
-        "workspace/history.html",
-        f"History of {record_type.replace('_', ' ')} {record_id}",
+    data = [
+        {
+            "at": row["record"].at.isoformat(),
+            "actor": row["record"].actor,
+            "action": row["record"].action,
+            "record_type": row["record"].record_type,
+            "record_id": row["record"].record_id,
+            "before": row["record"].before,
+            "after": row["record"].after,
+        }
+        for row in rows
+    ]
+    return ws_page(
         principal,
-        rows=rows,
-        back=page,
+        Page(
+            "workspace/history.html",
+            f"History of {record_type.replace('_', ' ')} {record_id}",
+            context={
+                "rows": rows,
+                "back": page,
+                "twin_base": f"/workspace/history/{record_type}/{quote(record_id)}",
+            },
+            data=data,
+            table=_history_table(rows),
+            filename=f"history-{record_type}-{record_id}".replace("/", "-"),
+        ),
     )
 
 
@@ -286,22 +335,45 @@ def _listing(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/workspace/accounts", response_class=HTMLResponse)
-def accounts(request: Request) -> Response:
+def _accounts_table(listing: list[dict[str, Any]]) -> Table:
+    return Table(
+        ["id", "name", "email", "role", "programmes_led", "active", "locked_until"],
+        [
+            [
+                row["account"].id,
+                row["account"].display_name,
+                row["account"].email,
+                row["role"],
+                " ".join(row["programmes"]),
+                row["account"].active,
+                row["locked_until"].isoformat() if row["locked_until"] else None,
+            ]
+            for row in listing
+        ],
+    )
+
+
+@twin_routes(router, "/workspace/accounts", private=True)
+def accounts(request: Request) -> Page:
     principal = viewer(request)
     auth.authorize(principal, auth.VIEW, auth.ACCOUNT)
     with read_session(request) as session:
         listing = _listing(session)
-    return ws_render(
-        request,
-        "workspace/accounts.html",
-        "Accounts",
+    return ws_page(
         principal,
-        listing=listing,
-        roles=[(r, ROLE_LABELS[r]) for r in ROLES],
-        values={},
-        errors={},
-        error_list=[],
+        Page(
+            "workspace/accounts.html",
+            "Accounts",
+            context={
+                "listing": listing,
+                "roles": [(r, ROLE_LABELS[r]) for r in ROLES],
+                "values": {},
+                "errors": {},
+                "error_list": [],
+            },
+            table=_accounts_table(listing),
+            filename="accounts",
+        ),
     )
 
 

@@ -33,6 +33,7 @@ from healthycity.core.auth import (
 from healthycity.core.auth_models import ROLE_LABELS
 from healthycity.portfolio.service import Conflict, Invalid, NotFound
 from healthycity.web.rendering import render
+from healthycity.web.twins import Page
 
 SESSION_COOKIE = "hc_session"
 # A form shown again with its error summary is an ordinary page, answered 200 as GOV.UK
@@ -175,6 +176,21 @@ def ws_render(
         csrf_token=principal.csrf_token if principal else None,
         **values,
     )
+
+
+def ws_page(principal: Principal, page: Page) -> Page:
+    """A workspace `Page` (web.twins) with who is signed in added to its context.
+
+    Pages with data are built as `Page`s and registered with
+    ``twin_routes(..., private=True)``, so their ``.json`` and ``.csv`` twins run the same
+    handler (the same sign-in and `authorize` calls) and are never cached.
+    """
+    page.context.update(
+        principal=principal,
+        role_label=ROLE_LABELS.get(principal.role, principal.role),
+        csrf_token=principal.csrf_token,
+    )
+    return page
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:

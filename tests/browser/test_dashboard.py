@@ -106,6 +106,24 @@ def test_choices_work_without_javascript(site: LiveServer, browser: Any) -> None
         context.close()
 
 
+def test_choosing_two_levels_by_keyboard_passes_axe(site: LiveServer, page: Any) -> None:
+    page.goto(site.url + "/indicators/90323")
+    page.locator("#choose-benchmark").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "choose-comparison"
+    page.get_by_label("Comparison method").select_option("two-levels")
+    page.get_by_role("button", name="Show").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**comparison=two-levels**")
+    main = page.locator("main").inner_text()
+    assert "Worse than England at 99.8%" in main and "at 95%" in main
+    caption = page.locator("#compare-caption").inner_text()
+    assert "Compared with England using 95% and 99.8% confidence intervals" in caption
+    selected = page.locator("#choose-comparison option:checked").inner_text()
+    assert selected.startswith("Two levels")
+    assert_accessible(page)
+
+
 def test_keyboard_reaches_the_choices_form(site: LiveServer, page: Any) -> None:
     page.goto(site.url + "/indicators/90323")
     page.keyboard.press("Tab")

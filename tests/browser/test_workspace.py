@@ -184,3 +184,25 @@ def test_the_accounts_page_passes_axe(site: LiveServer, page: Any) -> None:
 def test_unpublished_assessments_are_not_public(site: LiveServer, page: Any) -> None:
     page.goto(f"{site.url}/service-changes/999")
     assert page.locator("h1").inner_text() == "Page not found"
+
+
+def test_a_programme_page_offers_its_downloads(site: LiveServer, page: Any) -> None:
+    """The download links are on the page, accessible, and give the page's figures to
+    the signed-in browser (the same session, no token)."""
+    sign_in(page, site, "viewer")
+    page.goto(f"{site.url}/workspace/programmes/cancer")
+    downloads = page.locator(".hc-downloads")
+    assert downloads.get_by_role("link", name="Download as CSV").count() == 1
+    assert downloads.get_by_role("link", name="Download as JSON").count() == 1
+    assert downloads.get_by_role("link", name="Download the monthly spend as CSV").count() == 1
+    assert_accessible(page)
+    href = downloads.get_by_role("link", name="Download as JSON").get_attribute("href")
+    answer = page.request.get(site.url + href if href.startswith("/") else href)
+    assert answer.status == 200 and answer.headers["cache-control"] == "no-store"
+    whole_life = answer.json()["whole_life_budget"]
+    budget = page.locator("dt", has_text="Whole-life budget").locator("xpath=..").inner_text()
+    from decimal import Decimal
+
+    from healthycity.portfolio.service import pounds
+
+    assert pounds(Decimal(whole_life)) in budget

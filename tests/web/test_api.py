@@ -87,6 +87,35 @@ def test_data_comparisons_targets_and_trend(api: LiveServer) -> None:
     assert missing.status_code == 404
 
 
+def test_comparisons_and_profile_take_a_comparison_method(api: LiveServer) -> None:
+    path = "/api/v1/indicators/90323/comparisons"
+    one = _get(api, path).json()
+    two = _get(api, path, params={"comparison": "two-levels"}).json()
+    assert one["comparison_method"] == "Compared with England using 95% confidence intervals"
+    assert "(two levels)" in two["comparison_method"]
+    before = {r["area_code"]: r["comparison"] for r in one["rows"]}
+    after = {r["area_code"]: r["comparison"] for r in two["rows"]}
+    assert {v.split(" (")[0] for v in after.values()} <= {
+        "better",
+        "similar",
+        "worse",
+        "not compared",
+    }
+    assert all(after[c].split(" (")[0] == before[c] for c in before)
+    assert {"better (99.8%)", "worse (95%)"} <= set(after.values())
+    strict = _get(api, path, params={"comparison": "99.8"}).json()
+    assert {r["confidence"] for r in strict["rows"] if r["method"]} == {0.998}
+    assert _get(api, path, params={"comparison": "99.9"}).status_code == 422
+    profile = _get(api, "/api/v1/areas/E09000007/profile", params={"comparison": "99.8"}).json()
+    assert {r["comparison_method"] for r in profile if r["comparison_method"]} == {
+        "benchmark inside the area's confidence interval (99.8%)"
+    }
+    schema = _get(api, "/api/v1/openapi.json").json()
+    params = schema["paths"]["/api/v1/indicators/{indicator_id}/comparisons"]["get"]["parameters"]
+    choice = next(p for p in params if p["name"] == "comparison")
+    assert "two-levels" in str(choice["schema"]) and "Fingertips" in choice["description"]
+
+
 def test_areas_profile_and_themes(api: LiveServer) -> None:
     boroughs = _get(api, "/api/v1/areas", params={"type": "local_authority"}).json()
     assert len(boroughs) == 33

@@ -154,6 +154,98 @@ def test_every_chart_has_its_data_for_download(site: LiveServer) -> None:
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite")
 
 
+def _judged(site: LiveServer, path: str) -> dict[str, str]:
+    """Area code → the comparison in words, from a page's JSON twin."""
+    body = _get(site, path).json()
+    return {a["area_code"]: a["comparison"] for a in body["areas"]}
+
+
+def _word(text: str) -> str:
+    return text.split(" ")[0]
+
+
+def test_comparison_method_changes_the_judgements(site: LiveServer) -> None:
+    default = _judged(site, "/indicators/90323.json")
+    strict = _judged(site, "/indicators/90323.json?comparison=99.8")
+    two = _judged(site, "/indicators/90323.json?comparison=two-levels")
+    assert set(default) == set(strict) == set(two)
+    # 99.8% intervals are wider: fewer differences, and some 95% ones become similar.
+    changed = [c for c in default if default[c] != strict[c]]
+    assert changed and all(strict[c].startswith("Similar") for c in changed)
+    for code, words in two.items():
+        # Two levels say better/worse exactly where 95% does, "at 99.8%" where 99.8% does.
+        assert _word(words) == _word(default[code])
+        if words.startswith(("Better", "Worse")):
+            strong = not strict[code].startswith("Similar")
+            assert words.endswith(" at 99.8%" if strong else " at 95%"), (code, words)
+    assert any(w.endswith("at 99.8%") for w in two.values())
+    assert any(w.endswith("at 95%") for w in two.values())
+    # CI overlap against London's interval: never significant where one level says similar,
+    # and London's wider interval turns some differences into "similar".
+    one = _judged(site, "/indicators/92443.json?benchmark=london")
+    overlap = _judged(site, "/indicators/92443.json?benchmark=london&comparison=ci-overlap")
+    assert all(overlap[c].startswith("Similar") for c in one if one[c].startswith("Similar"))
+    assert any(one[c] != overlap[c] for c in one)
+    assert overlap["E09000002"] == "Similar to London" != one["E09000002"]
+
+
+def test_comparison_method_is_said_in_the_page_twins_and_charts(site: LiveServer) -> None:
+    query = "comparison=two-levels"
+    html = _get(site, f"/indicators/90323?{query}").text
+    assert '<option value="two-levels" selected>' in html
+    assert 'id="choose-comparison"' in html and "Comparison method" in html
+    words = "Compared with England using 95% and 99.8% confidence intervals (two levels)"
+    assert html.count(words) >= 3  # the map's and bars' text alternatives and the table
+    assert f"chart-map.csv?{query}" in html and f"90323.csv?{query}" in html
+    body = _get(site, f"/indicators/90323.json?{query}").json()
+    assert body["comparison"] == "two-levels" and body["comparison_method"] == words
+    assert {a["comparison_method"] for a in body["areas"] if a["area_code"] != "E92000001"} == {
+        words
+    }
+    rows = list(csv.DictReader(io.StringIO(_get(site, f"/indicators/90323.csv?{query}").text)))
+    assert {r["Comparison method"] for r in rows} == {
+        "Compared with each benchmark using 95% and 99.8% confidence intervals (two levels)"
+    }
+    england = {r["Compared to England value or percentiles"] for r in rows}
+    assert {"Better 99.8%", "Worse 95%", "Similar"} <= england
+    default_rows = list(csv.DictReader(io.StringIO(_get(site, "/indicators/90323.csv").text)))
+    assert {r["Comparison method"] for r in default_rows} == {
+        "Compared with each benchmark using 95% confidence intervals"
+    }
+    for chart in ("map", "compare"):
+        table = list(
+            csv.DictReader(
+                io.StringIO(_get(site, f"/indicators/90323/chart-{chart}.csv?{query}").text)
+            )
+        )
+        assert {r["comparison_method"] for r in table} == {words}
+        spec = _get(site, f"/indicators/90323/chart-{chart}.vl.json?{query}").json()
+        text = str(spec)
+        assert "better (99.8%)" in text and "better (95%)" in text and words in text
+    area = _get(site, "/areas/E09000007.json?comparison=99.8").json()
+    assert area["comparison_method"] == "Compared with England using 99.8% confidence intervals"
+    spine = _get(site, "/areas/E09000007/chart-spine.csv?comparison=99.8").text
+    assert "using 99.8% confidence intervals" in spine
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/indicators/90323?comparison=99.9",
+        "/indicators/90323.json?comparison=bogus",
+        "/indicators/90323.csv?comparison=bogus",
+        "/indicators/90323/chart-map.csv?comparison=bogus",
+        "/areas/E09000007?comparison=bogus",
+        # London has no interval for this indicator, so there is nothing to overlap with.
+        "/indicators/hc-new-hiv-infections?benchmark=london&comparison=ci-overlap",
+    ],
+)
+def test_a_comparison_method_the_page_cannot_offer_is_a_400(site: LiveServer, path: str) -> None:
+    response = _get(site, path)
+    assert response.status_code == 400
+    assert "comparison method" in response.text
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
@@ -221,8 +313,10 @@ def test_inequalities_show_a_numeric_sii_from_the_demo_deciles(site: LiveServer)
     obesity = rows["90323"]  # Year 6 obesity: worse among the most deprived
     sii, low, high = (float(obesity[k]) for k in ("sii", "sii_lower_95", "sii_upper_95"))
     assert low < sii < high < 0 and obesity["sii_groups"] == "10"
+    # A text cell starting with "-" is written with a leading "'" so that a spreadsheet
+    # does not take it for a formula (twins.csv_safe); the numbers are in their own columns.
     assert (
-        f"{sii:.1f} (95% interval {low:.1f} to {high:.1f})" == obesity["slope_index_of_inequality"]
+        f"'{sii:.1f} (95% interval {low:.1f} to {high:.1f})" == obesity["slope_index_of_inequality"]
     )
     assert float(rows["90362"]["sii"]) > 0  # healthy life expectancy: longer when less deprived
     assert rows["hc-homicides"]["sii"] == ""  # no deciles: no SII, and no error either

@@ -150,7 +150,10 @@ def test_tile_labels_are_unique_and_short() -> None:
 def test_words_never_rely_on_colour() -> None:
     assert d.comparison_words("worse", "England") == "Worse than England"
     assert d.comparison_words("similar", "London") == "Similar to London"
-    assert d.comparison_words("better (99.8%)", "England") == "Better than England"
+    # Two levels say the level in words, so 99.8% and 95% differ without colour too.
+    assert d.comparison_words("better (99.8%)", "England") == "Better than England at 99.8%"
+    assert d.comparison_words("worse (95%)", "London") == "Worse than London at 95%"
+    assert d.outcome_tag("worse (95%)") != d.outcome_tag("worse (99.8%)")
     assert d.comparison_words("not compared", "England") == "Not compared"
     assert d.fmt(1234.5) == "1,234" or d.fmt(1234.5) == "1,235"
     assert d.fmt(None) == "no data"
