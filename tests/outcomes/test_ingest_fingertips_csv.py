@@ -487,3 +487,107 @@ def test_real_data_replace_illustrative_data_of_the_same_indicator(
     with transaction(engine) as session:
         flags = session.scalars(select(m.Observation.illustrative)).all()
         assert len(flags) == 8 and not any(flags)
+
+
+# Streaming: a file is validated and written in chunks of about ``chunk_bytes``; these
+# use chunks of a row or two, with line breaks inside quoted names, so that chunk
+# boundaries fall everywhere a real file's might.
+TINY_CHUNKS = 300
+
+
+def borough_rows(n: int) -> list[dict[str, Any]]:
+    """England and ``n`` unitary authorities, each name quoted over two lines."""
+    rows = [sample_rows()[0]]
+    for i in range(1, n + 1):
+        rows.append(
+            row(
+                parent="E92000001",
+                parent_name="England",
+                code=f"E06{i:06d}",
+                area=f'Borough {i}, "the\nplace"',
+                type="UA",
+                value=f"{10 + i % 7}.5",
+                count=str(100 + i % 7 * 10 + 5),
+                denominator="1000",
+                england="Similar" if i % 3 else "Worse",
+            )
+        )
+    return rows
+
+
+def assert_refused_in_chunks(
+    engine: Engine, path: Path, expected: list[tuple[int | None, str | None, str]]
+) -> None:
+    before = snapshot(engine)
+    with pytest.raises(ImportRefused) as caught:
+        import_fingertips_csv(engine, [path], chunk_bytes=TINY_CHUNKS)
+    found = [(p.row, p.column) for p in caught.value.problems]
+    assert found == [(r, c) for r, c, _ in expected]
+    for problem, (_, _, fragment) in zip(caught.value.problems, expected, strict=True):
+        assert problem.file == path.name
+        assert fragment in problem.reason
+    assert snapshot(engine) == before
+
+
+def test_small_chunks_give_the_same_rows_as_one(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path / "boroughs.csv", borough_rows(40))
+    result = import_fingertips_csv(engine, [path], chunk_bytes=TINY_CHUNKS)
+    assert (result.rows, result.inserted) == (41, 41)
+    with transaction(engine) as session:
+        indicator = session.get(m.Indicator, "92443")
+        assert indicator is not None
+        assert indicator.value_type == m.PROPORTION  # inferred from rows in every chunk
+        assert session.get(Area, "E06000040") is not None
+    before = snapshot(engine)
+    again = import_fingertips_csv(engine, [path])  # one chunk: nothing differs
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 41)
+    assert snapshot(engine) == before
+
+
+def test_bad_cell_in_the_last_chunk_writes_nothing(loaded: Engine, tmp_path: Path) -> None:
+    rows = borough_rows(40)
+    rows[-1][fc.VALUE] = "n/a"  # row 42: the header, England, 40 boroughs
+    path = write(tmp_path / "late.csv", rows)
+    assert_refused_in_chunks(loaded, path, [(42, fc.VALUE, "'n/a' is not a number")])
+
+
+def test_count_above_denominator_in_the_last_chunk_is_refused(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    rows = borough_rows(40)
+    rows[-1][fc.COUNT] = "1200"
+    path = write(tmp_path / "late.csv", rows)
+    assert_refused_in_chunks(loaded, path, [(42, fc.COUNT, "above the denominator")])
+
+
+def test_duplicate_of_an_early_row_in_the_last_chunk_is_refused(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    rows = borough_rows(40)
+    rows.append(dict(rows[1]))
+    path = write(tmp_path / "late.csv", rows)
+    assert_refused_in_chunks(loaded, path, [(43, fc.AREA_CODE, "same indicator, area")])
+
+
+def test_failure_while_writing_a_late_chunk_rolls_back_the_earlier_ones(
+    loaded: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Earlier chunks are really written before the failure, and still nothing stays."""
+    from healthycity.outcomes.ingest import store
+
+    written: list[int] = []
+    upsert = store._upsert
+
+    def failing_upsert(session: Any, frame: Any) -> int:
+        if len(written) == 3:
+            raise RuntimeError("the disk is full")
+        written.append(upsert(session, frame))
+        return written[-1]
+
+    monkeypatch.setattr(store, "_upsert", failing_upsert)
+    path = write(tmp_path / "boroughs.csv", borough_rows(40))
+    before = snapshot(loaded)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        import_fingertips_csv(loaded, [path], chunk_bytes=TINY_CHUNKS)
+    assert len(written) == 3 and sum(written) > 0
+    assert snapshot(loaded) == before

@@ -27,15 +27,32 @@ def infer_value_types(frame: pl.DataFrame) -> dict[str, tuple[str, float | None]
     Only a clean power of ten on (nearly) every row counts; anything else is "other",
     which switches off the checks that depend on the type.
     """
+    return value_types_from_ratios(value_ratios(frame))
+
+
+def value_ratios(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows that can tell a value type, reduced to what ``value_types_from_ratios``
+    reads: indicator, k = value × denominator / count, and whether count ≤ denominator.
+
+    A streamed import keeps this per chunk instead of the rows themselves.
+    """
     import polars as pl
 
-    rows = frame.filter(
+    return frame.filter(
         pl.col("value").is_not_null()
         & pl.col("count").is_not_null()
         & pl.col("denominator").is_not_null()
         & (pl.col("denominator") > 0)
         & (pl.col("count") > 0)
-    ).with_columns((pl.col("value") * pl.col("denominator") / pl.col("count")).alias("_k"))
+    ).select(
+        "indicator_id",
+        (pl.col("value") * pl.col("denominator") / pl.col("count")).alias("_k"),
+        (pl.col("count") <= pl.col("denominator")).alias("_within"),
+    )
+
+
+def value_types_from_ratios(rows: pl.DataFrame) -> dict[str, tuple[str, float | None]]:
+    """``infer_value_types`` on the output of ``value_ratios`` (from one or many chunks)."""
     found: dict[str, tuple[str, float | None]] = {}
     for (indicator_id,), group in rows.group_by(["indicator_id"]):
         ks = group.get_column("_k")
@@ -46,7 +63,7 @@ def infer_value_types(frame: pl.DataFrame) -> dict[str, tuple[str, float | None]
         close = ((ks / power - 1).abs() < 1e-3).mean()
         if not isinstance(close, float) or close < 0.9:
             continue
-        within = (group.get_column("count") <= group.get_column("denominator")).mean()
+        within = group.get_column("_within").mean()
         if power in (1, 100) and isinstance(within, float) and within >= 0.9:
             found[str(indicator_id)] = (m.PROPORTION, float(power))
         else:

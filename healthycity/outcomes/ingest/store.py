@@ -145,14 +145,52 @@ def write_observations(
     import polars as pl
 
     frame = _conform(frame, illustrative)
-    result = ImportResult(
-        source=source, location=location, rows=frame.height, illustrative=illustrative
-    )
     if frame.select(pl.struct(list(KEY)).is_duplicated().any()).item():
         raise ImportRefused(
             [Problem(location, None, None, "the data hold the same key more than once")]
         )
-    indicator_ids = sorted(frame.get_column("indicator_id").unique().to_list())
+    indicator_ids = frame.get_column("indicator_id").unique().to_list()
+    return write_observation_batches(
+        session,
+        [frame],
+        rows=frame.height,
+        indicator_ids=indicator_ids,
+        source=source,
+        location=location,
+        indicators=indicators,
+        areas=areas,
+        illustrative=illustrative,
+        note=note,
+        update_metadata=update_metadata,
+    )
+
+
+def write_observation_batches(
+    session: Session,
+    batches: Iterable[pl.DataFrame],
+    *,
+    rows: int,
+    indicator_ids: Sequence[str],
+    source: str,
+    location: str,
+    indicators: Sequence[IndicatorSeed] = (),
+    areas: Sequence[AreaSeed] = (),
+    illustrative: bool = False,
+    note: str | None = None,
+    update_metadata: bool = False,
+) -> ImportResult:
+    """Upsert observation frames one batch at a time, all in the caller's transaction.
+
+    A large file need never be held whole: the caller validates it first (keys unique
+    across every batch, ``rows`` and ``indicator_ids`` counted), then hands over a lazy
+    sequence of batches. Each batch is written as it comes, yet the release, the
+    counts and the all-or-nothing promise cover them all, because nothing is committed
+    here: an error in the last batch rolls back the first.
+    """
+    import polars as pl
+
+    indicator_ids = sorted(indicator_ids)
+    result = ImportResult(source=source, location=location, rows=rows, illustrative=illustrative)
     result.indicators_created = _upsert_indicators(session, indicators, update_metadata)
     missing = [i for i in indicator_ids if session.get(m.Indicator, i) is None]
     if missing:
@@ -160,12 +198,12 @@ def write_observations(
             [Problem(location, None, "indicator", f"unknown indicator {i!r}") for i in missing]
         )
     result.areas_created = _insert_areas(session, areas)
-    _check_areas(session, frame, location)
+    known_areas = set(session.scalars(select(Area.code)))
 
     release = m.DataRelease(
         source=source,
         location=location,
-        rows=frame.height,
+        rows=rows,
         illustrative=illustrative,
         indicator_ids=indicator_ids,
         note=note,
@@ -176,12 +214,25 @@ def write_observations(
     if not illustrative:
         result.replaced_illustrative = _delete_illustrative(session, indicator_ids)
     before = _count(session, indicator_ids)
-    frame = frame.with_columns(pl.lit(release.id, dtype=pl.Int64).alias("release_id"))
-    changed = _upsert(session, frame)
+    changed = 0
+    unknown: set[str] = set()
+    for batch in batches:
+        frame = _conform(batch, illustrative)
+        unknown |= set(frame.get_column("area_code").unique().to_list()) - known_areas
+        if unknown:
+            continue  # refused below; no point writing what will be rolled back
+        frame = frame.with_columns(pl.lit(release.id, dtype=pl.Int64).alias("release_id"))
+        changed += _upsert(session, frame)
+    if unknown:
+        listed = sorted(unknown)
+        raise ImportRefused(
+            [Problem(location, None, "area_code", f"unknown area {c!r}") for c in listed[:50]],
+            len(listed),
+        )
     after = _count(session, indicator_ids)
     result.inserted = after - before
     result.updated = changed - result.inserted
-    result.unchanged = frame.height - changed
+    result.unchanged = rows - changed
 
     if not result.changed:
         session.delete(release)
@@ -293,17 +344,6 @@ def _insert_areas(session: Session, seeds: Sequence[AreaSeed]) -> list[str]:
     return sorted(new)
 
 
-def _check_areas(session: Session, frame: pl.DataFrame, location: str) -> None:
-    codes = set(frame.get_column("area_code").unique().to_list())
-    known = set(session.scalars(select(Area.code)))
-    unknown = sorted(codes - known)
-    if unknown:
-        raise ImportRefused(
-            [Problem(location, None, "area_code", f"unknown area {c!r}") for c in unknown[:50]],
-            len(unknown),
-        )
-
-
 def _delete_illustrative(session: Session, indicator_ids: Sequence[str]) -> int:
     table = observation_table()
     result = session.execute(
@@ -365,7 +405,9 @@ def _upsert(session: Session, frame: pl.DataFrame) -> int:
     cursor = raw.cursor()
     previous = cursor.execute("PRAGMA cache_size").fetchone()[0]
     try:
-        cursor.execute("PRAGMA cache_size=-262144")  # 256 MB of page cache for index upkeep
+        # 64 MB of page cache for index upkeep: as fast as 256 MB on the 1M-row benchmark,
+        # and the pages stay with the process (malloc keeps them) after the import.
+        cursor.execute("PRAGMA cache_size=-65536")
         changed = 0
         for rows in _chunks(frame.select(order)):
             cursor.executemany(sql, rows)
