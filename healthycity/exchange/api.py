@@ -31,7 +31,7 @@ from healthycity.exchange.access import (
     TokenVerifier,
 )
 from healthycity.exchange.db import make_engine
-from healthycity.exchange.federation import Federator
+from healthycity.exchange.federation import federator_for
 from healthycity.exchange.nhsnumber import NHS_NUMBER_SYSTEM
 from healthycity.exchange.service import (
     SEARCHABLE_TYPES,
@@ -42,7 +42,6 @@ from healthycity.exchange.service import (
 )
 from healthycity.exchange.settings import ExchangeSettings
 from healthycity.exchange.stewardship import add_stewardship_routes
-from healthycity.exchange.validation import ResourceValidator
 
 FHIR_JSON = "application/fhir+json"
 #: Where the exchange's own operations are named (they are described in docs/exchange.md).
@@ -182,13 +181,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        federator = Federator(
-            client,
-            ResourceValidator(settings.validation_cache_size),
-            breaker_threshold=settings.breaker_failure_threshold,
-            breaker_reset_seconds=settings.breaker_reset_seconds,
-            connect_timeout=settings.node_connect_timeout_seconds,
-        )
+        federator = federator_for(settings, client)
         state["service"] = ExchangeService(
             engine=engine,
             settings=settings,
@@ -208,7 +201,7 @@ def create_app(
         if settings.relationship_refresh_interval_seconds > 0:
             refresher = asyncio.create_task(
                 relationships.watch(
-                    engine, settings, settings.relationship_refresh_interval_seconds
+                    engine, settings, federator, settings.relationship_refresh_interval_seconds
                 )
             )
         try:

@@ -344,7 +344,9 @@ def relationships_refresh(
                 bar.advance(task)
 
             async def run() -> relationships.RefreshReport:
-                federator = relationships.make_federator(settings)
+                from healthycity.exchange.federation import federator_for
+
+                federator = federator_for(settings)
                 try:
                     return await relationships.refresh(
                         engine,
@@ -508,8 +510,9 @@ async def _refresh_relationships(
     engine: Engine, settings: ExchangeSettings
 ) -> relationships.RefreshReport:
     from healthycity.exchange import relationships
+    from healthycity.exchange.federation import federator_for
 
-    federator = relationships.make_federator(settings)
+    federator = federator_for(settings)
     try:
         return await relationships.refresh(engine, federator, settings)
     finally:

@@ -29,6 +29,7 @@ import orjson
 
 from healthycity.exchange.consent import Candidate
 from healthycity.exchange.nodeclient import NodeClient
+from healthycity.exchange.settings import ExchangeSettings
 from healthycity.exchange.validation import ResourceValidator
 
 BreakerState = Literal["closed", "open", "half-open"]
@@ -112,7 +113,6 @@ class NodeResult:
     error_code: str = "exception"
     invalid: int = 0
     foreign: int = 0
-    keys: list[bytes] = field(default_factory=list)  # content keys, parallel to resources
     digests: list[bytes] = field(default_factory=list)  # as sent, parallel to resources
     elapsed_ms: float = 0.0
     problems: list[str] = field(default_factory=list)
@@ -302,9 +302,19 @@ class Federator:
                 result.foreign += 1
                 continue
             result.resources.append(resource)
-            # Without meta the content key is the digest itself: one hash, not two.
-            result.keys.append(digest if "meta" not in resource else _content_key(resource))
             result.digests.append(digest)
+
+
+def federator_for(settings: ExchangeSettings, client: httpx.AsyncClient | None = None) -> Federator:
+    """The exchange's federator, configured from its settings: one per process, shared
+    by requests and the relationship refresh so each node has one pool and one breaker."""
+    return Federator(
+        client,
+        ResourceValidator(settings.validation_cache_size),
+        breaker_threshold=settings.breaker_failure_threshold,
+        breaker_reset_seconds=settings.breaker_reset_seconds,
+        connect_timeout=settings.node_connect_timeout_seconds,
+    )
 
 
 @dataclass
@@ -367,17 +377,19 @@ def merge(results: Sequence[NodeResult]) -> Merged:
                 }
             )
             summaries.append(f"{node.name}: {result.foreign} about another patient")
-        keys = result.keys if len(result.keys) == len(result.resources) else None
         digests = result.digests if len(result.digests) == len(result.resources) else None
         for index, resource in enumerate(result.resources):
-            key = keys[index] if keys is not None else _content_key(resource)
+            digest = digests[index] if digests is not None else None
+            # Without meta the content key is the digest itself: one hash, not two.
+            key = (
+                digest if digest is not None and "meta" not in resource else _content_key(resource)
+            )
             if key in seen:
                 duplicates += 1
                 continue
             seen.add(key)
             meta = dict(resource.get("meta") or {})
             meta["source"] = node.base_url
-            digest = digests[index] if digests is not None else None
             candidates.append(Candidate(resource | {"meta": meta}, node.base_url, digest))
     return Merged(candidates, issues, duplicates, summaries)
 

@@ -58,7 +58,6 @@ class _Connection(asyncio.Protocol):
         "size",
         "status",
         "transport",
-        "used",
         "waiter",
     )
 
@@ -71,7 +70,6 @@ class _Connection(asyncio.Protocol):
         self.size = 0
         self.keep_alive = False
         self.closed = False
-        self.used = False
         self.status = 0
 
     # --- asyncio.Protocol -----------------------------------------------------------
@@ -225,7 +223,6 @@ class NodeClient:
             reusable = (
                 connection.keep_alive and not connection.closed and len(self._idle) < self.max_idle
             )
-            connection.used = True
             return response
         finally:
             if reusable:

@@ -926,38 +926,23 @@ async def refresh(
     return report
 
 
-async def watch(engine: Engine, settings: ExchangeSettings, interval: float) -> None:
+async def watch(
+    engine: Engine, settings: ExchangeSettings, federator: Federator, interval: float
+) -> None:
     """Refresh everyone's node-derived relationships every ``interval`` seconds until
-    cancelled (the running exchange's schedule; the first round waits one interval, as
-    ``exchange relationships refresh`` is there for an immediate one). A failed round is
-    logged and the next one still happens."""
-    federator = make_federator(settings)
-    try:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                report = await refresh(engine, federator, settings)
-                log.info(
-                    "relationships refreshed: %d persons, %d added, %d removed, %d node failures",
-                    report.persons,
-                    report.counts.added,
-                    report.counts.removed,
-                    len(report.failures),
-                )
-            except Exception:  # keep the schedule whatever one round hit
-                log.exception("relationship refresh failed")
-    finally:
-        await federator.aclose()
-
-
-def make_federator(settings: ExchangeSettings) -> Federator:
-    """A federator for a refresh, with the exchange's breaker and timeout settings."""
-    from healthycity.exchange.validation import ResourceValidator
-
-    return Federator(
-        None,
-        ResourceValidator(settings.validation_cache_size),
-        breaker_threshold=settings.breaker_failure_threshold,
-        breaker_reset_seconds=settings.breaker_reset_seconds,
-        connect_timeout=settings.node_connect_timeout_seconds,
-    )
+    cancelled (the running exchange's schedule, through its own federator; the first
+    round waits one interval, as ``exchange relationships refresh`` is there for an
+    immediate one). A failed round is logged and the next one still happens."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await refresh(engine, federator, settings)
+            log.info(
+                "relationships refreshed: %d persons, %d added, %d removed, %d node failures",
+                report.persons,
+                report.counts.added,
+                report.counts.removed,
+                len(report.failures),
+            )
+        except Exception:  # keep the schedule whatever one round hit
+            log.exception("relationship refresh failed")

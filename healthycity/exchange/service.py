@@ -257,16 +257,11 @@ class ExchangeService:
     ) -> Reply:
         """Audit a refused request in a transaction of its own and build its reply (for
         operations that run on a worker thread)."""
-        reply, entry = self._refusal(
-            info,
-            interaction=interaction,
-            action=action,
-            status=status,
-            reason=reason,
-            person_id=person_id,
-        )
-        with transaction(self.engine) as session:
-            audit.append(session, entry, now=self.clock())
+        job = self._refusal_job(info, interaction, action, status, reason, person_id)
+        [(ok, value)] = self.recorder.run_batch([job])
+        if not ok:
+            raise value
+        reply: Reply = value
         return reply
 
     async def refuse(
@@ -280,6 +275,21 @@ class ExchangeService:
         person_id: str | None = None,
     ) -> Reply:
         """Audit a refused request (with the recorder's next batch) and build its reply."""
+        return await self.recorder.run(
+            self._refusal_job(info, interaction, action, status, reason, person_id)
+        )
+
+    def _refusal_job(
+        self,
+        info: RequestInfo,
+        interaction: str,
+        action: str,
+        status: int,
+        reason: str,
+        person_id: str | None,
+    ) -> Callable[[Session], tuple[Reply, list[tuple[AuditEntry, datetime]]]]:
+        """A refusal as a recorder job: its reply, and the audit entry that must commit
+        before the reply leaves."""
         reply, entry = self._refusal(
             info,
             interaction=interaction,
@@ -289,7 +299,7 @@ class ExchangeService:
             person_id=person_id,
         )
         now = self.clock()
-        return await self.recorder.run(lambda _session: (reply, [(entry, now)]))
+        return lambda _session: (reply, [(entry, now)])
 
     # --- the federated read ---------------------------------------------------------
 
@@ -322,16 +332,20 @@ class ExchangeService:
             return self._refusal_reason(principal, grounds, requested_types)
 
         facts = self.facts.get(principal, person_id)
-        if facts is not None and why_not(facts):
-            facts = None  # a refusal is never taken on remembered grounds: read them
-        if facts is None:
-            facts = await to_thread.run_sync(self._read_facts, principal, person_id)
+        remembered = facts is not None
+        asked = 0
+        while asked < 3:
             if facts is None:
-                return await refuse(404, "no person")
-        for _attempt in range(3):
+                facts = await to_thread.run_sync(self._read_facts, principal, person_id)
+                if facts is None:
+                    return await refuse(404, "no person")
             reason = why_not(facts)
             if reason is not None:
+                if remembered:  # a refusal is never taken on remembered grounds: read them
+                    facts, remembered = None, False
+                    continue
                 return await refuse(403, reason)
+            asked += 1
             results = await self.federator.gather(plan(facts.links))
             merged = merge(results)
             now = self.clock()
@@ -340,7 +354,7 @@ class ExchangeService:
             )
             if not isinstance(outcome, GroundFacts):
                 return outcome
-            facts = outcome  # the person's records moved while the nodes answered: ask again
+            facts, remembered = outcome, False  # the records moved meanwhile: ask again
         return await refuse(
             409, "the person's records kept changing while the nodes were asked; try again"
         )

@@ -27,6 +27,7 @@ from healthycity.exchange import relationships
 from healthycity.exchange.access import RelationshipFact, legitimate_relationship
 from healthycity.exchange.db import MIGRATIONS_DIR, make_engine, transaction, upgrade
 from healthycity.exchange.devkeys import DemoIssuer
+from healthycity.exchange.federation import federator_for
 from healthycity.exchange.grounds import as_utc
 from healthycity.exchange.harness import Harness
 from healthycity.exchange.models import Node, Person, PersonLink, Relationship
@@ -658,7 +659,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 
 def _refresh(world: Harness, **kwargs: Any) -> relationships.RefreshReport:
     async def run() -> relationships.RefreshReport:
-        federator = relationships.make_federator(world.settings)
+        federator = federator_for(world.settings)
         try:
             return await relationships.refresh(world.engine, federator, world.settings, **kwargs)
         finally:
