@@ -41,8 +41,8 @@ from typing import Any
 import httpx
 import orjson
 
-from healthycity.exchange.nhsnumber import generate_test_numbers
-from healthycity.exchange.nodeclient import NodeClient
+from healthycity.exchange.federation.nodeclient import NodeClient
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
 
 PEOPLE = 40
 
@@ -77,7 +77,7 @@ def _record(node: int, person: int, number: str) -> list[dict[str, Any]]:
 
 def serve_nodes(count: int, latency_ms: float, numbers: list[str], urls: Any) -> None:
     """Process 1: the nodes."""
-    from healthycity.exchange.testserver import Faults, FhirStore, NodeServers
+    from healthycity.exchange.dev.testserver import Faults, FhirStore, NodeServers
 
     served = []
     for node in range(count):
@@ -134,7 +134,7 @@ def serve_exchange(
         )
         return
 
-    from healthycity.exchange.access import StaticKeys, TokenVerifier
+    from healthycity.exchange.access.policy import StaticKeys, TokenVerifier
     from healthycity.exchange.api import create_app
     from healthycity.exchange.db import make_engine
     from healthycity.exchange.settings import ExchangeSettings
@@ -314,9 +314,11 @@ def main() -> int:
 
     from sqlalchemy import select
 
-    from healthycity.exchange import identity, nodes
-    from healthycity.exchange.db import make_engine, transaction, upgrade
-    from healthycity.exchange.devkeys import DemoIssuer
+    from healthycity.core.db import transaction
+    from healthycity.exchange.db import make_engine, upgrade
+    from healthycity.exchange.dev.devkeys import DemoIssuer
+    from healthycity.exchange.federation import nodes
+    from healthycity.exchange.identity import index as identity
     from healthycity.exchange.models import Node, Relationship
 
     numbers = generate_test_numbers(PEOPLE, seed=5)

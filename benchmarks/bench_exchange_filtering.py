@@ -21,23 +21,23 @@ from typing import Any
 
 import orjson
 
-from healthycity.exchange.access import (
-    AccessPolicy,
-    Principal,
-    parse_scopes,
-    resource_types_allowed,
-)
-from healthycity.exchange.consent import (
+from healthycity.exchange.access.consent import (
     Candidate,
     ConsentSession,
     Requester,
     compile_consent,
     release,
 )
-from healthycity.exchange.federation import NodeResult, NodeTarget, merge
-from healthycity.exchange.sensitivity import SensitivityClassifier
-from healthycity.exchange.testserver import bundle_resources
-from healthycity.exchange.validation import ResourceValidator
+from healthycity.exchange.access.policy import (
+    AccessPolicy,
+    Principal,
+    parse_scopes,
+    resource_types_allowed,
+)
+from healthycity.exchange.access.sensitivity import SensitivityClassifier
+from healthycity.exchange.dev.testserver import bundle_resources
+from healthycity.exchange.federation.fanout import NodeResult, NodeTarget, merge
+from healthycity.exchange.federation.validation import ResourceValidator
 
 BUNDLES = (
     Path(__file__).resolve().parents[2]

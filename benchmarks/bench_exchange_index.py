@@ -21,9 +21,10 @@ import uuid
 
 from sqlalchemy import text
 
-from healthycity.exchange import identity
-from healthycity.exchange.db import make_engine, session_factory, upgrade
-from healthycity.exchange.nhsnumber import generate_test_numbers
+from healthycity.core.db import session_factory
+from healthycity.exchange.db import make_engine, upgrade
+from healthycity.exchange.identity import index as identity
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
 
 URL = os.environ.get(
     "HEALTHYCITY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from healthycity.exchange import linkage
-from healthycity.exchange.matching import FIELD_LEVELS
+from healthycity.exchange.identity import linkage
+from healthycity.exchange.identity.matching import FIELD_LEVELS
 
 LINKAGE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "exchange" / "linkage"
 

@@ -69,10 +69,10 @@ def build(url: str) -> dict[str, int]:
 
     from healthycity.core.db import make_engine, session_factory
     from healthycity.core.migrate import upgrade
+    from healthycity.core.pack_loading import load_pack
     from healthycity.outcomes.demo import load_demo
     from healthycity.outcomes.ingest.long_format import import_long_file
     from healthycity.outcomes.models import Observation
-    from healthycity.packs.loader import load_pack
     from healthycity.packs.reader import PACKS_DIR, read_pack
 
     engine = make_engine(url)

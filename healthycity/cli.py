@@ -6,6 +6,9 @@ wires them together (see docs/cli.md, generated from this app).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 
 from healthycity import __version__
@@ -118,25 +121,121 @@ def db_current(ctx: typer.Context) -> None:
 app.add_typer(db_app, name="db")
 
 
-# Modules that add commands: each exposes `register(app: typer.Typer) -> None` and keeps
-# its heavy imports inside command functions. Add a line here to mount a module.
-CLI_MODULES: tuple[str, ...] = (
-    "healthycity.packs.cli",
-    "healthycity.outcomes.cli",
-    "healthycity.web.cli",
-    "healthycity.workspace.cli",
-    "healthycity.portfolio.cli",
-    "healthycity.assurance.cli",
-    "healthycity.reports.cli",
-    "healthycity.exchange.cli",
+pack_app = typer.Typer(
+    help="City packs: the partnership's facts as validated data files.", no_args_is_help=True
 )
 
 
-def _register() -> None:
-    import importlib
+@pack_app.command("validate")
+def pack_validate(path: Path = typer.Argument(..., help="A pack folder (or 'london').")) -> None:
+    """Check a pack without touching the database; one line per problem."""
+    pack = _read_pack(str(path), "nothing was loaded")
+    typer.echo(f"pack {pack.pack.id} is valid")
 
-    for name in CLI_MODULES:
-        importlib.import_module(name).register(app)
+
+@pack_app.command("load")
+def pack_load(
+    ctx: typer.Context,
+    pack: str = typer.Argument("london", help="'london' (built in) or a pack folder."),
+) -> None:
+    """Load a pack into the database in one transaction; loading twice changes nothing.
+
+    Each installed module loads its own part (the module registry's pack loaders)."""
+    from healthycity.core.pack_loading import load_pack
+
+    data = _read_pack(pack, "nothing was written")
+    result = load_pack(context(ctx).engine(), data)
+    typer.echo(
+        f"pack {data.pack.id} loaded: {result.created} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged"
+    )
+
+
+@pack_app.command("show")
+def pack_show(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Show what the database holds of the loaded pack: counts and the budget total."""
+    import json
+
+    from healthycity.core.pack_loading import pack_summary
+
+    summary = pack_summary(context(ctx).engine())
+    if summary is None:
+        fail("no pack is loaded; run `healthycity pack load london`")
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"pack: {summary['pack']}")
+    for key, value in summary["counts"].items():
+        typer.echo(f"  {key.replace('_', ' ')}: {value}")
+    typer.echo(f"  programme budget total: £{summary['programme_budget_total']}")
+
+
+def _read_pack(name: str, consequence: str) -> Any:
+    from healthycity.packs.reader import PackInvalid, read_pack, resolve_pack
+
+    try:
+        return read_pack(resolve_pack(name))
+    except PackInvalid as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        fail(f"the pack has {len(exc.problems)} problem(s); {consequence}")
+
+
+app.add_typer(pack_app, name="pack")
+
+demo_app = typer.Typer(
+    help="Illustrative demonstration data (clearly marked), for a site with no real data.",
+    no_args_is_help=True,
+)
+
+
+@demo_app.command("load")
+def demo_load(
+    ctx: typer.Context,
+    seed: int = typer.Option(2019, "--seed", help="Random seed: the same seed, the same data."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace earlier demo data even if it is present."
+    ),
+) -> None:
+    """Load illustrative data for every catalogue indicator, if no real data exist.
+
+    Skipped when HEALTHYCITY_DEMO_DATA is false (unless --force). `make run` calls this
+    after `pack load`; it changes nothing when the demo data are already there.
+    """
+    from healthycity.core.registry import demo_modules
+
+    cli = context(ctx)
+    if not cli.settings.demo_data and not force:
+        typer.echo("demo data are switched off (HEALTHYCITY_DEMO_DATA=false); nothing loaded")
+        return
+    for demo in demo_modules():
+        typer.echo(demo.load_demo(cli.engine(), seed=seed, force=force).message)
+
+
+@demo_app.command("clear")
+def demo_clear(ctx: typer.Context) -> None:
+    """Remove every illustrative observation (real data are untouched)."""
+    from healthycity.core.registry import demo_modules
+
+    removed = sum(demo.clear_demo(context(ctx).engine()) for demo in demo_modules())
+    typer.echo(f"removed {removed} illustrative observation(s)")
+
+
+app.add_typer(demo_app, name="demo")
+
+
+def _register() -> None:
+    """Each installed module's commands (the registry), then the assembled site's."""
+    from healthycity.core.registry import modules, resolve
+    from healthycity.web.cli import register as register_site
+
+    for module in modules():
+        if module.cli:
+            resolve(f"{module.cli}:register")(app)
+    register_site(app)
 
 
 _register()

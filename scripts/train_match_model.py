@@ -3,7 +3,7 @@
 The online scorer's model is trained offline with Splink, exactly as batch linkage trains
 (``linkage.train_and_score``), on the demo population: Synthea's ``patients_1000``
 London-ised and spread over 25 nodes with typos, moves, swapped birth dates and missing
-or mis-keyed NHS numbers (``healthycity.exchange.demo``, seed 1). NHS numbers are left
+or mis-keyed NHS numbers (``healthycity.exchange.dev.demo``, seed 1). NHS numbers are left
 out, because the scorer only ever sees records without a verified one, and so are email
 and phone (see ``UNPRICED``). Run it after
 changing ``matching.FIELD_LEVELS`` or the training, so the shipped model has a trained
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import orjson
 
-from healthycity.exchange import demo, linkage
-from healthycity.exchange.identity import demographics_of
-from healthycity.exchange.matching import FIELD_LEVELS, comparison_values
+from healthycity.exchange.dev import demo
+from healthycity.exchange.identity import linkage
+from healthycity.exchange.identity.index import demographics_of
+from healthycity.exchange.identity.matching import FIELD_LEVELS, comparison_values
 
 MODEL = (
     Path(__file__).resolve().parents[1] / "healthycity" / "exchange" / "data" / "match_model.json"

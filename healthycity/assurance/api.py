@@ -17,7 +17,7 @@ from healthycity.assurance.models import Proposal
 from healthycity.core import auth
 from healthycity.core.audit import snapshot
 from healthycity.core.auth import Principal
-from healthycity.workspace.records import FormField, RecordKind, api_router
+from healthycity.core.web.records import FormField, RecordKind, api_router
 
 
 def _proposal_form(data: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +127,7 @@ KINDS: tuple[RecordKind, ...] = (PROPOSAL,)
 
 def register(app: FastAPI) -> None:
     """Mount the proposals' JSON API (``/api/v1/proposals…``)."""
-    from healthycity.workspace.web import install
+    from healthycity.core.web.workspace import install
 
     install(app)
     app.include_router(api_router(KINDS))

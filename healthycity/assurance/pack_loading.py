@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from healthycity.assurance.models import MAYOR, NHS, AssuranceTest, BedTestCondition, Verdict
-from healthycity.core.sync import Sync
+from healthycity.core.sync import Sync, count_rows
 
 if TYPE_CHECKING:
     from healthycity.packs.schema import Pack, ServiceTest
@@ -36,9 +36,9 @@ def _rule(test: ServiceTest) -> str | None:
     return RULES_BY_SLUG.get(test.slug)
 
 
-def load_assurance(session: Session, pack: Pack) -> None:
+def load_assurance(session: Session, pack: Pack, sync: Sync | None = None) -> None:
     """The tests and bed-test conditions from ``pack`` (idempotent)."""
-    sync = Sync(session)
+    sync = sync or Sync(session)
     wanted: list[str] = []
     frameworks = ((MAYOR, pack.assurance.mayor_assurances), (NHS, pack.assurance.nhs_tests))
     for framework, tests in frameworks:
@@ -72,3 +72,13 @@ def load_assurance(session: Session, pack: Pack) -> None:
     in_use = set(session.scalars(select(Verdict.test_slug).distinct()))
     sync.prune(AssuranceTest, set(wanted) | in_use, "slug")
     session.flush()
+
+
+def pack_counts(session: Session) -> dict[str, int]:
+    """What the database holds of the pack's assurance tests and bed-test conditions."""
+    tests = select(AssuranceTest.slug)
+    return {
+        "assurances": count_rows(session, tests.where(AssuranceTest.framework == MAYOR)),
+        "nhs_tests": count_rows(session, tests.where(AssuranceTest.framework != MAYOR)),
+        "bed_test_conditions": count_rows(session, select(BedTestCondition.slug)),
+    }

@@ -32,11 +32,10 @@ from healthycity.assurance.models import (
 from healthycity.assurance.pack_loading import BED_TEST_RULE, INEQUALITY_RULE, INVESTMENT_RULE
 from healthycity.core import auth
 from healthycity.core.auth import Principal
-from healthycity.portfolio.indicators import borough_values
-from healthycity.portfolio.service import Invalid, NotFound
-from healthycity.web.twins import Page, Table, money, twin_routes
-from healthycity.workspace.records import FormField
-from healthycity.workspace.web import (
+from healthycity.core.errors import Invalid, NotFound
+from healthycity.core.web.records import FormField
+from healthycity.core.web.twins import Page, Table, money, twin_routes
+from healthycity.core.web.workspace import (
     FORM_ERROR_STATUS,
     errors_from,
     install,
@@ -48,6 +47,7 @@ from healthycity.workspace.web import (
     ws_page,
     ws_render,
 )
+from healthycity.portfolio.indicators import borough_values
 
 router = APIRouter(include_in_schema=False)
 STATUS_COLOURS = {
@@ -403,7 +403,7 @@ def published_page(request: Request, proposal_id: int) -> Page:
 def register(app: FastAPI) -> None:
     """Mount the proposals' forms and workspace pages, and the public assessments."""
     from healthycity.assurance.api import KINDS
-    from healthycity.workspace.records import form_router
+    from healthycity.core.web.records import form_router
 
     install(app)
     app.include_router(form_router(KINDS))

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
-from healthycity.portfolio.schemas import (
+from healthycity.core.inputs import (
     MAX_MONEY,
     AreaCode,
     Input,

@@ -39,7 +39,8 @@ from healthycity.assurance.models import (
     Verdict,
 )
 from healthycity.assurance.pack_loading import BED_TEST_RULE, INVESTMENT_RULE
-from healthycity.portfolio.service import Conflict, Invalid, NotFound, pounds
+from healthycity.core.errors import Conflict, Invalid, NotFound
+from healthycity.core.money import pounds
 
 PROPOSAL_FIELDS = (
     "title",
@@ -241,3 +242,13 @@ class VerdictRow:
 def verdict_rows(session: Session, proposal: Proposal) -> list[VerdictRow]:
     given = {v.test_slug: v for v in proposal.verdicts}
     return [VerdictRow(test, given.get(test.slug)) for test in tests(session)]
+
+
+def proposals_by_status(session: Session) -> list[tuple[str, int]]:
+    """Each workflow status's label with how many proposals are in it, in workflow order."""
+    from sqlalchemy import func
+
+    counts = dict(
+        session.execute(select(Proposal.status, func.count()).group_by(Proposal.status)).all()
+    )
+    return [(label, int(counts.get(status, 0))) for status, label in STATUS_LABELS.items()]

@@ -80,3 +80,10 @@ class Sync:
             if getattr(row, column) not in wanted:
                 self.session.delete(row)
                 self.deleted += 1
+
+
+def count_rows(session: Session, query: Any) -> int:
+    """How many rows ``query`` selects: what a module reports of its pack data."""
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)

@@ -9,3 +9,14 @@ Importing this package is cheap on purpose: the command line imports it on every
 so heavy libraries (FastAPI, SQLAlchemy, fhir.resources, Splink) are imported by the
 modules that need them, not here.
 """
+
+from healthycity.core.registry import Module
+
+# Listed for its command line only: the exchange is its own ASGI app with its own
+# database, so it declares no tables, pages or pack data of the partnership's.
+MODULE = Module(
+    name="exchange",
+    summary="The FHIR R4 exchange: identity, consent, access, audit and federation over "
+    "the local care-record exchanges (its own app and database).",
+    cli="healthycity.exchange.cli",
+)

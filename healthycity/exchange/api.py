@@ -1,6 +1,6 @@
 """The exchange's HTTP API: a FHIR R4 REST facade over the federated read.
 
-Routes translate HTTP into :class:`~healthycity.exchange.service.ExchangeService` calls
+Routes translate HTTP into :class:`~healthycity.exchange.operations.ExchangeService` calls
 and back; they hold no rules of their own. Every route except ``/metadata`` (which
 describes the server, not a patient) authenticates the bearer token first and audits
 the request whatever the outcome, including refusals of bad tokens.
@@ -21,8 +21,8 @@ from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 
-from healthycity.exchange import nodes, relationships
-from healthycity.exchange.access import (
+from healthycity.exchange.access import relationships
+from healthycity.exchange.access.policy import (
     ANONYMOUS,
     JwksUrlKeys,
     Principal,
@@ -31,15 +31,11 @@ from healthycity.exchange.access import (
     TokenVerifier,
 )
 from healthycity.exchange.db import make_engine
-from healthycity.exchange.federation import federator_for
-from healthycity.exchange.nhsnumber import NHS_NUMBER_SYSTEM
-from healthycity.exchange.service import (
-    SEARCHABLE_TYPES,
-    ExchangeService,
-    Reply,
-    RequestInfo,
-    operation_outcome,
-)
+from healthycity.exchange.federation import nodes
+from healthycity.exchange.federation.fanout import federator_for
+from healthycity.exchange.gate import Reply, RequestInfo, operation_outcome
+from healthycity.exchange.identity.nhsnumber import NHS_NUMBER_SYSTEM
+from healthycity.exchange.operations import SEARCHABLE_TYPES, ExchangeService
 from healthycity.exchange.settings import ExchangeSettings
 from healthycity.exchange.stewardship import add_stewardship_routes
 

@@ -16,7 +16,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from healthycity.exchange import relationships
+    from healthycity.exchange.access import relationships
     from healthycity.exchange.settings import ExchangeSettings
 
 app = typer.Typer(
@@ -118,8 +118,9 @@ def serve(
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context) -> None:
     """Check the audit chain; exit 1 if any row was edited or deleted."""
-    from healthycity.exchange import audit
-    from healthycity.exchange.db import make_engine, transaction
+    from healthycity.core.db import transaction
+    from healthycity.exchange.audit import chain as audit
+    from healthycity.exchange.db import make_engine
 
     engine = make_engine(_settings(ctx).database_url)
     try:
@@ -149,8 +150,9 @@ def nodes_add(
     timeout: float | None = typer.Option(None, help="Per-node timeout in seconds."),
 ) -> None:
     """Register a node (or update the one with this name)."""
-    from healthycity.exchange import nodes
-    from healthycity.exchange.db import make_engine, transaction, upgrade
+    from healthycity.core.db import transaction
+    from healthycity.exchange.db import make_engine, upgrade
+    from healthycity.exchange.federation import nodes
 
     settings = _settings(ctx)
     upgrade(settings.database_url)
@@ -176,8 +178,9 @@ def nodes_add(
 @nodes_app.command("list")
 def nodes_list(ctx: typer.Context) -> None:
     """The registered nodes and their last known health."""
-    from healthycity.exchange import nodes
-    from healthycity.exchange.db import make_engine, transaction
+    from healthycity.core.db import transaction
+    from healthycity.exchange.db import make_engine
+    from healthycity.exchange.federation import nodes
 
     engine = make_engine(_settings(ctx).database_url)
     try:
@@ -198,8 +201,9 @@ def nodes_check(ctx: typer.Context) -> None:
 
     import httpx
 
-    from healthycity.exchange import nodes
-    from healthycity.exchange.db import make_engine, transaction
+    from healthycity.core.db import transaction
+    from healthycity.exchange.db import make_engine
+    from healthycity.exchange.federation import nodes
 
     settings = _settings(ctx)
     engine = make_engine(settings.database_url)
@@ -227,7 +231,8 @@ def review_list(ctx: typer.Context) -> None:
     """Open review items: a node's record and the person it may be."""
     from sqlalchemy import select
 
-    from healthycity.exchange.db import make_engine, transaction
+    from healthycity.core.db import transaction
+    from healthycity.exchange.db import make_engine
     from healthycity.exchange.models import Node, ReviewItem
 
     engine = make_engine(_settings(ctx).database_url)
@@ -258,8 +263,9 @@ def review_decide(
     reviewer: str = typer.Option(..., help="Who decided (recorded in the audit trail)."),
 ) -> None:
     """Close a review item (audited)."""
-    from healthycity.exchange import identity
-    from healthycity.exchange.db import make_engine, transaction
+    from healthycity.core.db import transaction
+    from healthycity.exchange.db import make_engine
+    from healthycity.exchange.identity import index as identity
 
     engine = make_engine(_settings(ctx).database_url)
     try:
@@ -300,8 +306,9 @@ def relationships_refresh(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from sqlalchemy import select
 
-    from healthycity.exchange import relationships
-    from healthycity.exchange.db import make_engine, read_transaction, upgrade
+    from healthycity.core.db import read_transaction
+    from healthycity.exchange.access import relationships
+    from healthycity.exchange.db import make_engine, upgrade
     from healthycity.exchange.models import Person
 
     settings = _settings(ctx)
@@ -344,7 +351,7 @@ def relationships_refresh(
                 bar.advance(task)
 
             async def run() -> relationships.RefreshReport:
-                from healthycity.exchange.federation import federator_for
+                from healthycity.exchange.federation.fanout import federator_for
 
                 federator = federator_for(settings)
                 try:
@@ -409,14 +416,15 @@ def demo(
 
     from sqlalchemy import func, select
 
-    from healthycity.exchange import demo as population
-    from healthycity.exchange.db import make_engine, transaction, upgrade
-    from healthycity.exchange.harness import Harness
-    from healthycity.exchange.matching import FellegiSunterModel
+    from healthycity.core.db import transaction
+    from healthycity.exchange.db import make_engine, upgrade
+    from healthycity.exchange.dev import demo as population
+    from healthycity.exchange.dev.harness import Harness
+    from healthycity.exchange.dev.testserver import Faults
+    from healthycity.exchange.identity.matching import FellegiSunterModel
+    from healthycity.exchange.identity.nhsnumber import NHS_NUMBER_SYSTEM
     from healthycity.exchange.models import PersonLink, ReviewItem
-    from healthycity.exchange.nhsnumber import NHS_NUMBER_SYSTEM
     from healthycity.exchange.settings import ExchangeSettings
-    from healthycity.exchange.testserver import Faults
 
     workdir = Path(tempfile.mkdtemp(prefix="healthycity-exchange-demo-"))
     db_path = database or workdir / "exchange.db"
@@ -509,8 +517,8 @@ def demo(
 async def _refresh_relationships(
     engine: Engine, settings: ExchangeSettings
 ) -> relationships.RefreshReport:
-    from healthycity.exchange import relationships
-    from healthycity.exchange.federation import federator_for
+    from healthycity.exchange.access import relationships
+    from healthycity.exchange.federation.fanout import federator_for
 
     federator = federator_for(settings)
     try:
@@ -548,7 +556,7 @@ def link_command(
     """
     import orjson
 
-    from healthycity.exchange import linkage
+    from healthycity.exchange.identity import linkage
 
     try:
         mapping = linkage.parse_mapping(mappings)

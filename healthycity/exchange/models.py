@@ -125,7 +125,7 @@ class Relationship(ExchangeBase):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Where the row came from: "manual" (entered by hand), or "node:<name>" when it was
-    # derived from that node's records (relationships.py), which replaces only its own.
+    # derived from that node's records (access/relationships/), which replaces only its own.
     source: Mapped[str] = mapped_column(String(120), default="manual", server_default="manual")
 
 

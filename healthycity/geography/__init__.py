@@ -1,0 +1,11 @@
+"""Geography: areas, their hierarchy and the partner organisations of the city pack."""
+
+from healthycity.core.registry import Module
+
+MODULE = Module(
+    name="geography",
+    summary="Areas (country, region, sub-regions, boroughs) and the partner organisations.",
+    models=("healthycity.geography.models",),
+    pack_loader="healthycity.geography.pack_loading:load_geography",
+    pack_counts="healthycity.geography.pack_loading:pack_counts",
+)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from healthycity.core.sync import Sync
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from healthycity.core.sync import Sync, count_rows
 from healthycity.geography.models import (
     COUNTRY,
     LOCAL_AUTHORITY,
@@ -62,8 +65,9 @@ def _organisation(
             sync.updated += 1
 
 
-def load_geography(sync: Sync, pack: Pack) -> None:
+def load_geography(session: Session, pack: Pack, sync: Sync | None = None) -> None:
     """Upsert the pack's areas, organisations, forums and partnerships."""
+    sync = sync or Sync(session)
     pack_id = pack.id
     geography = pack.geography
     _area(sync, pack_id, geography.country.code, name=geography.country.name, area_type=COUNTRY)
@@ -155,3 +159,16 @@ def load_geography(sync: Sync, pack: Pack) -> None:
             sub_region_code=sub_region_codes[partnership.sub_region],
             details={"level": partnership.level, "sources": list(partnership.sources)},
         )
+
+
+def pack_counts(session: Session) -> dict[str, int]:
+    """What the database holds of the pack's geography (``pack show``)."""
+
+    def areas(kind: str) -> int:
+        return count_rows(session, select(Area.code).where(Area.area_type == kind))
+
+    return {
+        "local_authorities": areas(LOCAL_AUTHORITY),
+        "sub_regions": areas(SUB_REGION),
+        "organisations": count_rows(session, select(Organisation.slug)),
+    }

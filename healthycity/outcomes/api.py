@@ -721,7 +721,7 @@ def openapi_json() -> JSONResponse:
 @docs_router.get("/api/v1/docs", include_in_schema=False, response_class=HTMLResponse)
 def docs(request: Request) -> HTMLResponse:
     """A readable reference built from the OpenAPI document, with no scripts at all."""
-    from healthycity.web.rendering import render
+    from healthycity.core.web.rendering import render
 
     document = openapi_document()
     endpoints = []

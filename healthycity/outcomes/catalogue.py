@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from healthycity.core.sync import Sync
+from healthycity.core.sync import Sync, count_rows
 from healthycity.outcomes import models as m
 
 if TYPE_CHECKING:
@@ -325,3 +325,13 @@ def _retire_indicators(session: Session, counts: CatalogueCounts, keep: set[str]
         else:
             session.delete(indicator)
             counts.deleted += 1
+
+
+def pack_counts(session: Session) -> dict[str, int]:
+    """What the database holds of the pack's aspirations, vision and catalogue."""
+    return {
+        "aspirations": count_rows(session, select(m.Aspiration.slug)),
+        "vision_priorities": count_rows(session, select(m.VisionPriority.slug)),
+        "commitments": count_rows(session, select(m.Commitment.slug)),
+        "indicators": count_rows(session, select(m.Indicator.id)),
+    }

@@ -1,4 +1,4 @@
-"""Outcomes commands: ``load …``, ``compute``, ``data export``, ``demo …``.
+"""Outcomes commands: ``load …`` (data and boundaries), ``compute``, ``data export``.
 
 Only Typer is imported at module level: ``healthycity --help`` and ``healthycity
 compute`` must start in under half a second, so Polars, NumPy, SQLAlchemy and the
@@ -19,14 +19,11 @@ if TYPE_CHECKING:
     from healthycity.outcomes.ingest.problems import ImportRefused, ImportResult
 
 load_app = typer.Typer(
-    help="Load data: Fingertips CSV files or API, counts to compute, long-format files.",
+    help="Load data: Fingertips CSV files or API, counts to compute, long-format files, "
+    "area boundaries.",
     no_args_is_help=True,
 )
 data_app = typer.Typer(help="Export the data of an indicator.", no_args_is_help=True)
-demo_app = typer.Typer(
-    help="Illustrative demonstration data (clearly marked), for a site with no real data.",
-    no_args_is_help=True,
-)
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +31,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(load_app, name="load")
     app.command("compute")(compute)
     app.add_typer(data_app, name="data")
-    app.add_typer(demo_app, name="demo")
 
 
 def _refused(exc: ImportRefused) -> NoReturn:
@@ -318,33 +314,33 @@ def data_export(
         typer.echo(f"wrote {output}")
 
 
-@demo_app.command("load")
-def demo_load(
+@load_app.command("boundaries")
+def load_boundaries(
     ctx: typer.Context,
-    seed: int = typer.Option(2019, "--seed", help="Random seed: the same seed, the same data."),
-    force: bool = typer.Option(
-        False, "--force", help="Replace earlier demo data even if it is present."
+    file: Path = typer.Argument(..., help="GeoJSON FeatureCollection (or TopoJSON), WGS84."),
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        help="Property holding the area code (default: found from the codes it holds).",
+        metavar="NAME",
     ),
 ) -> None:
-    """Load illustrative data for every catalogue indicator, if no real data exist.
+    """Load area boundaries for the indicator maps, keyed by area code.
 
-    Skipped when HEALTHYCITY_DEMO_DATA is false (unless --force). `make run` calls this
-    after `pack load`; it changes nothing when the demo data are already there.
+    Features for areas the database does not know are skipped and counted; loading
+    the same file again changes nothing.
     """
-    from healthycity.outcomes.demo import load_demo
+    from healthycity.outcomes.boundaries import BoundaryError, load_boundaries
 
-    cli = context(ctx)
-    if not cli.settings.demo_data and not force:
-        typer.echo("demo data are switched off (HEALTHYCITY_DEMO_DATA=false); nothing loaded")
-        return
-    result = load_demo(cli.engine(), seed=seed, force=force)
-    typer.echo(result.message)
-
-
-@demo_app.command("clear")
-def demo_clear(ctx: typer.Context) -> None:
-    """Remove every illustrative observation (real data are untouched)."""
-    from healthycity.outcomes.demo import clear_demo
-
-    removed = clear_demo(context(ctx).engine())
-    typer.echo(f"removed {removed} illustrative observation(s)")
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    try:
+        result = load_boundaries(context(ctx).engine(), file, key=key)
+    except BoundaryError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"boundaries from {file.name} (codes in {result.key!r}): {result.stored} stored, "
+        f"{result.unchanged} unchanged, {result.skipped} skipped of {result.features} features"
+    )
+    if result.skipped_codes:
+        typer.echo("skipped (not in the database): " + ", ".join(result.skipped_codes), err=True)

@@ -30,12 +30,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from healthycity.core.models import LoadedPack
+from healthycity.core.web.twins import Table
 from healthycity.geography.models import COUNTRY, LOCAL_AUTHORITY, REGION, SUB_REGION, Area
 from healthycity.outcomes import chart_specs as cs
 from healthycity.outcomes import models as m
 from healthycity.outcomes import queries as q
 from healthycity.outcomes.boundary_models import AreaBoundary
-from healthycity.web.twins import Table
 
 T = TypeVar("T")
 

@@ -12,21 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from healthycity.core.web.twins import Page, Table, json_response, twin_routes
 from healthycity.outcomes import dashboard as d
 from healthycity.outcomes import models as m
-from healthycity.web.twins import Page, Table, json_response, twin_routes
 
 router = APIRouter()
-STATIC_DIR = Path(__file__).parent / "static"
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -486,11 +483,10 @@ def register(app: FastAPI) -> None:
     ``/`` is the dashboard's home page.
     """
     from healthycity.outcomes.api import register as register_api
-    from healthycity.web.search import router as search_router
+    from healthycity.outcomes.search_page import router as search_router
 
     app.state.illustrative = illustrative_flag(app)
     page_cache(app)
-    app.mount("/static/outcomes", StaticFiles(directory=STATIC_DIR), name="outcomes-static")
     app.include_router(router)
     app.include_router(search_router)
     register_api(app)

@@ -3,10 +3,11 @@ devolution, assurance tests, indicators) as validated data files.
 
 A pack is data so that another city can bring its own; London ships built in. This
 package only reads and validates packs - it never touches a database or the network -
-so the loader, the CLI and the tests all share one definition of a valid pack.
+so pack loading (`healthycity.core.pack_loading`, driven by the module registry), the
+command line and the tests all share one definition of a valid pack.
 
-The names below are loaded on first use, so importing `healthycity.packs.cli` (as the
-command line does at start-up) does not pay for pydantic models it may not need.
+The names below are loaded on first use, so importing this package does not pay for
+pydantic models a caller may not need.
 """
 
 from __future__ import annotations
@@ -15,28 +16,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from healthycity.packs.problems import PackInvalid, Problem
     from healthycity.packs.reader import (
         PACKS_DIR,
-        PackInvalid,
-        Problem,
         builtin_packs,
-        pack_counts,
-        pack_summary,
-        programme_budget_total,
         read_pack,
         resolve_pack,
         validate_pack,
     )
+    from healthycity.packs.summary import pack_counts, pack_summary, programme_budget_total
     from healthycity.packs.schema import Pack
 
 _LAZY = {
     "PACKS_DIR": "reader",
-    "PackInvalid": "reader",
-    "Problem": "reader",
+    "PackInvalid": "problems",
+    "Problem": "problems",
     "builtin_packs": "reader",
-    "pack_counts": "reader",
-    "pack_summary": "reader",
-    "programme_budget_total": "reader",
+    "pack_counts": "summary",
+    "pack_summary": "summary",
+    "programme_budget_total": "summary",
     "read_pack": "reader",
     "resolve_pack": "reader",
     "validate_pack": "reader",

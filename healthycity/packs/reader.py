@@ -4,13 +4,10 @@ The reader's promise to a pack author is *all* the problems at once, one line ea
 naming the file and the key (or the line) and the reason, so a broken pack can be fixed
 in one pass rather than one error per run. Anything that goes wrong while reading a
 pack - a missing file, bad UTF-8, a YAML syntax error, a wrong type, a dangling
-reference - becomes a :class:`Problem`; :func:`read_pack` raises :class:`PackInvalid`
-carrying them, and never any other exception for bad content.
-
-YAML is read with three deliberate restrictions, because each YAML 1.1 convenience is a
-trap in hand-written data: dates stay text (so ``2017-13-01`` is a clear schema error,
-not a crash), only ``true``/``false`` are booleans (so ``no`` stays a word), and anchors,
-aliases and repeated keys are refused (a repeated key would silently win).
+reference - becomes a :class:`~healthycity.packs.problems.Problem`; :func:`read_pack`
+raises :class:`~healthycity.packs.problems.PackInvalid` carrying them, and never any
+other exception for bad content. The YAML subset packs use is read by
+:mod:`healthycity.packs.yamlfile`.
 """
 
 from __future__ import annotations
@@ -18,25 +15,25 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import yaml
 from pydantic import ValidationError
 
+from healthycity.packs.problems import (
+    PackInvalid,
+    Problem,
+    clean_loc,
+    csv_location,
+    csv_reason,
+    error_reason,
+    format_loc,
+)
 from healthycity.packs.schema import (
-    FILE_MODELS,
-    LOCAL_AUTHORITIES_FILE,
-    LOCAL_AUTHORITY_COLUMNS,
-    PACK_FILES,
     Aspirations,
     Assurance,
     Devolution,
-    FileIssue,
-    FileModel,
     Geography,
     Indicators,
     LocalAuthority,
@@ -45,9 +42,16 @@ from healthycity.packs.schema import (
     PackInfo,
     Portfolio,
     Vision,
-    cross_file_issues,
+)
+from healthycity.packs.schema.common import FileIssue, FileModel
+from healthycity.packs.schema.local_authorities import (
+    LOCAL_AUTHORITIES_FILE,
+    LOCAL_AUTHORITY_COLUMNS,
     local_authority_issues,
 )
+from healthycity.packs.schema.pack import FILE_MODELS, PACK_FILES, cross_file_issues
+from healthycity.packs.summary import pack_counts, pack_summary, programme_budget_total
+from healthycity.packs.yamlfile import load_yaml, node_line, parse_path
 
 __all__ = [
     "PACKS_DIR",
@@ -69,217 +73,18 @@ _COLLECT = {"collect": True}
 _M = TypeVar("_M", bound=FileModel)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a pack.
-
-    ``file`` is relative to the pack folder; ``location`` is a key path such as
-    ``programmes[3].budget``, or ``line 12`` where there is no key (a syntax error, a CSV
-    row). ``line`` is the line in the file where known.
-    """
-
-    file: str
-    location: str
-    reason: str
-    line: int | None = None
-
-    def __post_init__(self) -> None:
-        # One problem is one line of output, whatever text a parser put in the reason.
-        for name in ("file", "location", "reason"):
-            text = " ".join(str(getattr(self, name)).split())
-            object.__setattr__(self, name, text)
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.location}: {self.reason}"
-
-
-class PackInvalid(Exception):
-    """A pack was refused; ``problems`` lists every problem found, in file order."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
-        count = len(self.problems)
-        summary = "\n".join(str(p) for p in self.problems)
-        super().__init__(f"the pack has {count} problem(s):\n{summary}")
-
-
-# ---------------------------------------------------------------------------- YAML
-
-
-try:  # libyaml's parser is about seven times faster; the pure-Python one behaves the same
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
-
-
-class _PackLoader(_BaseLoader):
-    """A safe loader without implicit timestamps and YAML 1.1 yes/no/on/off booleans."""
-
-
-_PackLoader.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
-    ]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_PackLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _walk_nodes(root: yaml.Node, file: str) -> list[Problem]:
-    """Refuse aliases (a node reached twice) and repeated mapping keys, without recursion."""
-    problems: list[Problem] = []
-    seen: set[int] = set()
-    stack: list[yaml.Node] = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            where = f"line {_line(node)}"
-            problems.append(
-                Problem(file, where, "anchors and aliases are not supported", _line(node))
-            )
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys: dict[str, int] = {}
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in keys:
-                        reason = f"key {key.value!r} repeats the one on line {keys[key.value]}"
-                        problems.append(Problem(file, f"line {_line(key)}", reason, _line(key)))
-                    else:
-                        keys[key.value] = _line(key)
-                stack.append(value)
-                if not isinstance(key, yaml.ScalarNode):
-                    stack.append(key)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return problems
-
-
-def _load_yaml(text: str, file: str) -> tuple[Any, yaml.Node | None, list[Problem]]:
-    """Parse YAML text into data plus its node tree (for line numbers), or problems."""
-    loader = _PackLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, None, [Problem(file, "line 1", "the file is empty", 1)]
-        problems = _walk_nodes(node, file)
-        if problems:
-            return None, node, problems
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = int(mark.line) + 1 if mark is not None else None
-        reason = " ".join(x for x in (exc.context, exc.problem) if x) or "not valid YAML"
-        where = f"line {line}" if line is not None else "file"
-        return None, None, [Problem(file, where, f"YAML syntax error: {reason}", line)]
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        return None, None, [Problem(file, "file", f"cannot read the YAML: {exc}")]
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        where = f"line {_line(node)}"
-        return (
-            None,
-            node,
-            [Problem(file, where, "expected a mapping of keys to values", _line(node))],
-        )
-    return data, node, []
-
-
-def _node_line(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
-    """The line of the deepest node a key path reaches (the parent's, for a missing key)."""
-    if root is None:
-        return None
-    node = root
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == part:
-                    child = value
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
-            child = node.value[part]
-        if child is None:
-            break
-        node = child
-    return _line(node)
-
-
-_PATH_PART = re.compile(r"(\w+)|\[(\d+)\]")
-
-
-def _parse_path(path: str) -> list[str | int]:
-    """``programmes[3].budget`` back into ``["programmes", 3, "budget"]``."""
-    return [int(index) if index else name for name, index in _PATH_PART.findall(path)]
-
-
-# ---------------------------------------------------------------------------- errors
-
-
-def _format_loc(loc: Sequence[str | int]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text or "top level"
-
-
-def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
-    """Keep the data path of a pydantic error location, dropping validator labels."""
-    return [
-        part
-        for part in loc
-        if isinstance(part, int) or (isinstance(part, str) and not re.search(r"[\[\](]", part))
-    ]
-
-
-def _reason(error: Mapping[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return "unknown key (not part of the pack format; check the spelling)"
-    message = str(error.get("msg", "invalid value"))
-    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    value = error.get("input")
-    if isinstance(value, str | int | float | bool) or value is None:
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        message = f"{message} (got {shown})"
-    return message
-
-
 def _validation_problems(exc: ValidationError, file: str, root: yaml.Node | None) -> list[Problem]:
     errors = exc.errors()
-    inner = {tuple(_clean_loc(e["loc"]))[:-1] for e in errors if e["loc"]}
+    inner = {tuple(clean_loc(e["loc"]))[:-1] for e in errors if e["loc"]}
     problems = []
     for error in errors:
-        loc = _clean_loc(error["loc"])
+        loc = clean_loc(error["loc"])
         if error["type"] == "too_short" and any(
             len(other) > len(loc) and other[: len(loc)] == tuple(loc) for other in inner
         ):
             continue  # a list is "empty" only because its items failed; those are reported
-        line = _node_line(root, loc)
-        problems.append(Problem(file, _format_loc(loc), _reason(error), line))
+        line = node_line(root, loc)
+        problems.append(Problem(file, format_loc(loc), error_reason(error), line))
     return problems
 
 
@@ -307,7 +112,7 @@ def _read_yaml_file(
     text, problems = _read_text(folder, file)
     if text is None:
         return None, None, problems
-    data, root, problems = _load_yaml(text, file)
+    data, root, problems = load_yaml(text, file)
     if problems:
         return None, root, problems
     try:
@@ -317,32 +122,10 @@ def _read_yaml_file(
     except RecursionError:
         return None, root, [Problem(file, "file", "the data is nested too deeply")]
     issues = [
-        Problem(file, loc, reason, _node_line(root, _parse_path(loc)))
+        Problem(file, loc, reason, node_line(root, parse_path(loc)))
         for loc, reason in parsed.issues()
     ]
     return parsed, root, issues
-
-
-def _csv_location(loc: str, lines: Sequence[int]) -> tuple[str, int | None]:
-    """``local_authorities[4].sub_region`` as ``line 6, column sub_region``."""
-    match = re.fullmatch(r"local_authorities\[(\d+)\](?:\.(\w+))?", loc)
-    if match is None or int(match.group(1)) >= len(lines):
-        return ("file", None)
-    line = lines[int(match.group(1))]
-    column = match.group(2)
-    if column == "tile":
-        return (f"line {line}, columns tile_col and tile_row", line)
-    return (f"line {line}, column {column}" if column else f"line {line}", line)
-
-
-def _csv_reason(reason: str, lines: Sequence[int]) -> str:
-    """Within-table issues cite the first row as ``[i]``; a CSV author wants its line."""
-
-    def line_of(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        return f"line {lines[index]}" if index < len(lines) else match.group(0)
-
-    return re.sub(r"\[(\d+)\]", line_of, reason)
 
 
 def _read_local_authorities(
@@ -385,15 +168,17 @@ def _read_local_authorities(
                 lines.append(line)
             except ValidationError as exc:
                 for error in exc.errors():
-                    path = _clean_loc(error["loc"])
+                    path = clean_loc(error["loc"])
                     column = f", column {path[0]}" if path else ""
-                    problems.append(Problem(file, f"line {line}{column}", _reason(error), line))
+                    problems.append(
+                        Problem(file, f"line {line}{column}", error_reason(error), line)
+                    )
     except csv.Error as exc:
         return None, [], [Problem(file, f"line {reader.line_num}", f"CSV error: {exc}")]
     usable = not problems  # every row parsed: references to it can still be checked
     for loc, reason in local_authority_issues(rows):
-        where, line_no = _csv_location(loc, lines)
-        problems.append(Problem(file, where, _csv_reason(reason, lines), line_no))
+        where, line_no = csv_location(loc, lines)
+        problems.append(Problem(file, where, csv_reason(reason, lines), line_no))
     return (tuple(rows) if usable else None), lines, problems
 
 
@@ -431,10 +216,10 @@ def _check_folder(path: Path | str) -> tuple[Pack | None, list[Problem]]:
     )
     for file, loc, reason in cross:
         if file == LOCAL_AUTHORITIES_FILE:
-            where, line = _csv_location(loc, la_lines)
+            where, line = csv_location(loc, la_lines)
             problems.append(Problem(file, where, reason, line))
         else:
-            line = _node_line(roots.get(file), _parse_path(loc))
+            line = node_line(roots.get(file), parse_path(loc))
             problems.append(Problem(file, loc, reason, line))
     order = {file: i for i, file in enumerate(PACK_FILES)}
     problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line or 0))
@@ -495,62 +280,3 @@ def resolve_pack(name_or_path: str) -> Path:
     known = ", ".join(builtin_packs()) or "none"
     reason = f"no built-in pack of that name (built in: {known}) and no such folder"
     raise PackInvalid([Problem(name_or_path, "folder", reason)])
-
-
-def _count(items: Sequence[object] | Iterator[object]) -> int:
-    return len(list(items))
-
-
-def pack_counts(pack: Pack) -> dict[str, int]:
-    """How many of each entity the pack holds, for ``pack show`` and load checks."""
-    organisations = pack.organisations.organisations
-    forums = pack.organisations.forums
-    assurance = pack.assurance
-    fund = pack.devolution.transformation_fund
-    return {
-        "local_authorities": len(pack.local_authorities),
-        "sub_regions": len(pack.geography.sub_regions),
-        "planning_groups": len(pack.geography.planning_groups),
-        "organisations": len(organisations),
-        "ccgs": _count(o for o in organisations if o.kind == "ccg"),
-        "councils": _count(o for o in organisations if o.kind == "council"),
-        "parties": _count(o for o in organisations if o.party_to_agreement),
-        "forums": _count(f for f in forums if f.kind == "decision_making"),
-        "supporting_groups": _count(f for f in forums if f.kind == "supporting"),
-        "partnerships": len(pack.organisations.partnerships),
-        "aspirations": len(pack.aspirations.aspirations),
-        "ambitions": sum(len(a.ambitions) for a in pack.aspirations.aspirations),
-        "shared_objectives": len(pack.aspirations.shared_objectives),
-        "life_stages": len(pack.vision.life_stages),
-        "vision_priorities": len(pack.vision.priorities),
-        "commitments": len(pack.vision.commitments()),
-        "guiding_principles": len(pack.vision.principles),
-        "themes": len(pack.portfolio.themes),
-        "programmes": len(pack.portfolio.programmes),
-        "portfolio_lines": len(pack.portfolio.portfolio_lines),
-        "devolution_areas": len(pack.devolution.areas),
-        "pilots": len(pack.devolution.pilots),
-        "fund_categories": len(fund.categories) if fund else 0,
-        "critical_tasks": len(pack.devolution.critical_tasks),
-        "assurances": len(assurance.mayor_assurances),
-        "nhs_tests": len(assurance.nhs_tests),
-        "bed_test_conditions": len(assurance.bed_test.conditions) if assurance.bed_test else 0,
-        "indicators": len(pack.indicators.indicators),
-        "targets": sum(len(i.targets) for i in pack.indicators.indicators),
-    }
-
-
-def programme_budget_total(pack: Pack) -> Decimal:
-    """The programme budgets plus the portfolio lines, in pounds to the penny."""
-    total = sum((p.budget for p in pack.portfolio.programmes), Decimal(0))
-    total += sum((line.budget for line in pack.portfolio.portfolio_lines), Decimal(0))
-    return total.quantize(Decimal("0.01"))
-
-
-def pack_summary(pack: Pack) -> dict[str, object]:
-    """The shape ``healthycity pack show --json`` prints (scripts rely on it)."""
-    return {
-        "pack": pack.pack.id,
-        "counts": pack_counts(pack),
-        "programme_budget_total": str(programme_budget_total(pack)),
-    }

@@ -1,2 +1,17 @@
 """Transformation portfolio and devolution register: programmes, budgets, spend,
 milestones, delivery confidence, risks, leads; MoU areas, pledges, pilots and funds."""
+
+from healthycity.core.registry import Module
+
+MODULE = Module(
+    name="portfolio",
+    summary="The transformation programmes and the devolution register: budgets, spend, "
+    "milestones, delivery confidence, pledges, pilots and funds.",
+    models=("healthycity.portfolio.models",),
+    web=("healthycity.portfolio.pages", "healthycity.portfolio.api"),
+    cli="healthycity.portfolio.cli",
+    templates=True,
+    pack_loader="healthycity.portfolio.pack_loading:load_portfolio",
+    pack_counts="healthycity.portfolio.pack_loading:pack_counts",
+    pack_totals="healthycity.portfolio.pack_loading:pack_totals",
+)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from healthycity.core import auth
 from healthycity.core.audit import snapshot
 from healthycity.core.auth import Principal
+from healthycity.core.web.records import FormField, RecordKind, api_router
 from healthycity.portfolio import schemas, service
 from healthycity.portfolio.models import (
     DCA_RATINGS,
@@ -36,7 +37,6 @@ from healthycity.portfolio.models import (
     Stakeholder,
     TransformationFund,
 )
-from healthycity.workspace.records import FormField, RecordKind, api_router
 
 
 def _programme_url(slug: str | None) -> str:
@@ -557,7 +557,7 @@ KINDS: tuple[RecordKind, ...] = (
 
 def register(app: FastAPI) -> None:
     """Mount the portfolio's JSON API (``/api/v1/…``)."""
-    from healthycity.workspace.web import install
+    from healthycity.core.web.workspace import install
 
     install(app)
     app.include_router(api_router(KINDS))

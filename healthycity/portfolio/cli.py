@@ -68,8 +68,7 @@ def export(
     from healthycity.core.db import transaction
     from healthycity.core.models import LoadedPack
     from healthycity.portfolio import exporting
-    from healthycity.portfolio.pages import default_year
-    from healthycity.portfolio.service import is_financial_year
+    from healthycity.portfolio.service import default_year, is_financial_year
 
     if fmt not in ("csv", "xlsx") or (fmt == "xlsx" and what != "gmpp"):
         fail("--format is csv, or xlsx for the gmpp export")
@@ -99,13 +98,14 @@ def export(
 def budgets(ctx: typer.Context) -> None:
     """Print each programme's SRO and budget, and the total."""
     from healthycity.core.db import transaction
+    from healthycity.core.money import pounds
     from healthycity.portfolio import service
 
     with transaction(context(ctx).engine()) as session:
         rows = service.programmes(session)
         for p in rows:
-            typer.echo(f"{p.name}\t{p.sro or ''}\t{service.pounds(p.whole_life_budget)}")
-        typer.echo(f"Total\t\t{service.pounds(service.budget_total(session))}")
+            typer.echo(f"{p.name}\t{p.sro or ''}\t{pounds(p.whole_life_budget)}")
+        typer.echo(f"Total\t\t{pounds(service.budget_total(session))}")
 
 
 def register(cli: typer.Typer) -> None:

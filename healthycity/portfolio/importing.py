@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from healthycity.core import auth
+from healthycity.core.errors import Invalid
 from healthycity.portfolio import schemas, service
 from healthycity.portfolio.models import DevolutionArea, Pledge, Programme, ProgressUpdate
 
@@ -292,7 +293,7 @@ def import_file(
     for number, data in parsed:
         try:
             created = kind.apply(session, data)
-        except service.Invalid as exc:
+        except Invalid as exc:
             # A rule broken by the rows so far (a variance left unexplained): report it and
             # stop, since later rows would be judged against a state that will not exist.
             raise ImportRefused(

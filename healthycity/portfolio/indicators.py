@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from healthycity.geography.service import city_code
+
 log = logging.getLogger(__name__)
-LONDON = "E12000007"
 UNAVAILABLE = "Indicator values are not available: the outcomes data have not been loaded."
 
 
@@ -112,10 +113,11 @@ def borough_values(
         return [], UNAVAILABLE
     rows: list[BoroughValue] = []
     try:
+        city = city_code(session)
         summaries = list(queries.indicator_summaries(session))[:limit]
         for summary in summaries:
             table = queries.latest_values(
-                session, summary.indicator.id, benchmark=LONDON, area_codes=list(area_codes)
+                session, summary.indicator.id, benchmark=city, area_codes=list(area_codes)
             )
             if table is None or table.period is None:
                 continue

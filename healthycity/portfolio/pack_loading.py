@@ -18,10 +18,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from healthycity.core.audit import SYSTEM_PACK_LOADER, acting_as
-from healthycity.core.sync import Sync
+from healthycity.core.sync import Sync, count_rows
 from healthycity.portfolio.models import (
     FUND_CATEGORIES,
     PORTFOLIO_LINE_KIND,
@@ -35,7 +36,7 @@ from healthycity.portfolio.models import (
     Stakeholder,
     TransformationFund,
 )
-from healthycity.portfolio.service import financial_year_of
+from healthycity.portfolio.service import budget_total, financial_year_of
 
 if TYPE_CHECKING:
     from healthycity.packs.schema import Lead, Pack, PersonRef
@@ -153,9 +154,9 @@ def _upsert_programme(
     return programme, True
 
 
-def load_portfolio(session: Session, pack: Pack) -> None:
+def load_portfolio(session: Session, pack: Pack, sync: Sync | None = None) -> None:
     """Programmes, portfolio lines and the devolution register from ``pack`` (idempotent)."""
-    sync = Sync(session)
+    sync = sync or Sync(session)
     with acting_as(session, SYSTEM_PACK_LOADER):
         themes = {t.slug: t.name for t in pack.portfolio.themes}
         for entry in pack.portfolio.programmes:
@@ -297,3 +298,22 @@ def _fund_period(period: str) -> str:
     if start.isdigit() and end.isdigit():
         return f"{start}/{int(end) % 100:02d}"
     return text[:7]
+
+
+def pack_counts(session: Session) -> dict[str, int]:
+    """What the database holds of the pack's programmes and devolution register."""
+
+    def programmes(kind: str) -> int:
+        return count_rows(session, select(Programme.slug).where(Programme.kind == kind))
+
+    return {
+        "programmes": programmes(PROGRAMME_KIND),
+        "portfolio_lines": programmes(PORTFOLIO_LINE_KIND),
+        "devolution_areas": count_rows(session, select(DevolutionArea.slug)),
+        "pilots": count_rows(session, select(Pilot.slug)),
+    }
+
+
+def pack_totals(session: Session) -> dict[str, str]:
+    """The programme budget total as ``pack show`` prints it (pounds, two decimals)."""
+    return {"programme_budget_total": f"{budget_total(session):.2f}"}

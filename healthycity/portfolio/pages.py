@@ -21,6 +21,8 @@ from sqlalchemy import select
 
 from healthycity.core import auth
 from healthycity.core.auth import Principal
+from healthycity.core.web.twins import Page, Table, money, twin_routes
+from healthycity.core.web.workspace import install, read_session, viewer, ws_page
 from healthycity.portfolio import service
 from healthycity.portfolio.indicators import programme_indicators
 from healthycity.portfolio.models import (
@@ -31,8 +33,6 @@ from healthycity.portfolio.models import (
     Programme,
     TransformationFund,
 )
-from healthycity.web.twins import Page, Table, money, twin_routes
-from healthycity.workspace.web import install, read_session, viewer, ws_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,14 +49,6 @@ def can(principal: Principal, action: str, record_type: str, owner: str | None =
     return auth.is_allowed(principal, action, record_type, owner)
 
 
-def default_year(session: Any) -> str:
-    """The financial year to show: the latest with a baseline, else today's."""
-    from healthycity.portfolio.models import BudgetBaseline
-
-    years = sorted(set(session.scalars(select(BudgetBaseline.financial_year))))
-    return years[-1] if years else service.financial_year_of(date.today())
-
-
 @dataclass(frozen=True)
 class PortfolioRow:
     programme: Programme
@@ -69,9 +61,9 @@ def portfolio(request: Request) -> Page:
     principal = viewer(request)
     auth.authorize(principal, auth.VIEW, auth.PROGRAMME)
     with read_session(request) as session:
-        year = request.query_params.get("year") or default_year(session)
+        year = request.query_params.get("year") or service.default_year(session)
         if not service.is_financial_year(year):
-            year = default_year(session)
+            year = service.default_year(session)
         rows = [
             PortfolioRow(p, service.year_finance(p, year), _rating(p))
             for p in service.programmes(session)
@@ -467,8 +459,8 @@ def register(app: FastAPI) -> None:
 
     The forms go first: ``/workspace/programmes/new`` must not be read as a programme.
     """
+    from healthycity.core.web.records import form_router
     from healthycity.portfolio.api import KINDS
-    from healthycity.workspace.records import form_router
 
     install(app)
     app.include_router(form_router(KINDS))

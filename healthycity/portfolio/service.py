@@ -29,6 +29,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from healthycity.core.errors import Invalid, NotFound
+from healthycity.core.money import pounds
+from healthycity.core.sync import count_rows
 from healthycity.portfolio import schemas
 from healthycity.portfolio.models import (
     FUND_CATEGORIES,
@@ -54,35 +57,8 @@ VARIANCE_THRESHOLD = Decimal("5")
 T = TypeVar("T")
 
 
-class Invalid(ValueError):
-    """A change breaks a rule; ``errors`` maps each field ("" for the whole) to why."""
-
-    def __init__(self, errors: Mapping[str, str] | str) -> None:
-        self.errors: dict[str, str] = {"": errors} if isinstance(errors, str) else dict(errors)
-        super().__init__("; ".join(self.errors.values()))
-
-
-class NotFound(LookupError):
-    """No such record."""
-
-
-class Conflict(ValueError):
-    """The record exists already, or is in a state that does not allow this."""
-
-
 def money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def pounds(value: Decimal | None) -> str:
-    """£1,234 or £1,234.56: whole pounds without pence, as the seed reports print them."""
-    if value is None:
-        return "–"
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if value == value.to_integral_value():
-        return f"{sign}£{int(value):,}"
-    return f"{sign}£{value:,.2f}"
 
 
 # ------------------------------------------------------------------- financial years
@@ -257,6 +233,21 @@ def get_programme(session: Session, slug: str) -> Programme:
     if programme is None:
         raise NotFound(f"no programme {slug!r}")
     return programme
+
+
+def default_year(session: Session) -> str:
+    """The financial year to show: the latest with a baseline, else today's."""
+    years = sorted(set(session.scalars(select(BudgetBaseline.financial_year))))
+    return years[-1] if years else financial_year_of(date.today())
+
+
+def register_counts(session: Session) -> dict[str, int]:
+    """How many programmes, devolution areas and pledges the register holds."""
+    return {
+        "programmes": count_rows(session, select(Programme.slug)),
+        "areas": count_rows(session, select(DevolutionArea.slug)),
+        "pledges": count_rows(session, select(Pledge.id)),
+    }
 
 
 def budget_total(session: Session) -> Decimal:

@@ -16,10 +16,7 @@ from sqlalchemy import select
 
 from healthycity.core import auth
 from healthycity.core.auth import Principal
-from healthycity.portfolio import exporting, importing
-from healthycity.portfolio.models import ProgressUpdate
-from healthycity.reports import progress
-from healthycity.workspace.web import (
+from healthycity.core.web.workspace import (
     FORM_ERROR_STATUS,
     install,
     read_session,
@@ -28,6 +25,9 @@ from healthycity.workspace.web import (
     writer,
     ws_render,
 )
+from healthycity.portfolio import exporting, importing
+from healthycity.portfolio.models import ProgressUpdate
+from healthycity.reports import progress
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -47,7 +47,7 @@ def _reports_page(
     errors: list[importing.RowError] | None = None,
     imported: importing.ImportResult | None = None,
 ) -> Response:
-    from healthycity.portfolio.pages import default_year
+    from healthycity.portfolio.service import default_year
 
     with read_session(request) as session:
         periods = sorted(set(session.scalars(select(ProgressUpdate.period))), reverse=True)
@@ -77,7 +77,7 @@ def reports(request: Request) -> Response:
 
 
 def _report(request: Request, period_text: str) -> progress.ProgressReport:
-    from healthycity.portfolio.service import NotFound
+    from healthycity.core.errors import NotFound
 
     try:
         period = progress.parse_period(period_text)
@@ -112,8 +112,7 @@ def progress_html(request: Request, period: str) -> Response:
 
 
 def _gmpp(request: Request, principal: Principal, fmt: str) -> Response:
-    from healthycity.portfolio.pages import default_year
-    from healthycity.portfolio.service import is_financial_year
+    from healthycity.portfolio.service import default_year, is_financial_year
 
     auth.authorize(principal, auth.VIEW, auth.PROGRAMME)
     with read_session(request) as session:
@@ -139,7 +138,7 @@ def _gmpp(request: Request, principal: Principal, fmt: str) -> Response:
 @router.get("/workspace/export/gmpp.{fmt}")
 def gmpp_export(request: Request, fmt: str) -> Response:
     if fmt not in ("csv", "xlsx"):
-        from healthycity.portfolio.service import NotFound
+        from healthycity.core.errors import NotFound
 
         raise NotFound("exports are .csv or .xlsx")
     return _gmpp(request, viewer(request), fmt)
@@ -161,7 +160,7 @@ def table_export(request: Request, kind: str) -> Response:
             auth.authorize(principal, auth.VIEW, auth.PLEDGE)
             body = exporting.to_csv(exporting.PLEDGE_COLUMNS, exporting.pledge_rows(session))
         else:
-            from healthycity.portfolio.service import NotFound
+            from healthycity.core.errors import NotFound
 
             raise NotFound(f"no export {kind!r}")
     return Response(

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from healthycity.core.money import pounds
 from healthycity.portfolio import service
 from healthycity.portfolio.models import (
     STAKEHOLDER_ROLE_LABELS,
@@ -257,7 +258,7 @@ def _environment() -> Environment:
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    env.filters["pounds"] = service.pounds
+    env.filters["pounds"] = pounds
     return env
 
 

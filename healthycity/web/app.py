@@ -1,8 +1,12 @@
-"""The public site and workspace as one FastAPI app; each module adds its routers here."""
+"""The public site and workspace as one FastAPI app, assembled from the module registry.
+
+Each installed module's ``web`` entries add their routers (in `INSTALLED` order, so the
+outcomes module's ``/`` comes first) and its ``static/`` folder is served at
+``/static/<module>``; this file adds only the shell's own pages and error handling.
+"""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -12,23 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthycity import __version__
 from healthycity.core.db import make_engine, session_factory
+from healthycity.core.registry import modules, navigation, resolve
 from healthycity.core.settings import Settings, get_settings
-from healthycity.web.rendering import render
-from healthycity.web.security import SecurityHeaders
+from healthycity.core.web.rendering import render
+from healthycity.core.web.security import SecurityHeaders
 
 STATIC_DIR = Path(__file__).parent / "static"
-
-# Modules that add pages or API routes: each exposes `register(app: FastAPI) -> None`.
-# Add a line here to mount a module; nothing else in this file needs to change.
-WEB_MODULES: tuple[str, ...] = (
-    "healthycity.outcomes.pages",
-    "healthycity.workspace.pages",
-    "healthycity.portfolio.pages",
-    "healthycity.portfolio.api",
-    "healthycity.assurance.pages",
-    "healthycity.assurance.api",
-    "healthycity.reports.pages",
-)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,8 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from healthycity.web.pages import router as shell_router
 
     app.include_router(shell_router)
-    for name in WEB_MODULES:
-        importlib.import_module(name).register(app)
+    app.state.navigation = navigation()
+    for module in modules():
+        for name in module.web:
+            resolve(f"{name}:register")(app)
+        if module.static_dir is not None:
+            app.mount(
+                f"/static/{module.name}",
+                StaticFiles(directory=module.static_dir),
+                name=f"{module.name}-static",
+            )
     # Last, so a module's own /static/<module> mount is matched before the shell's.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

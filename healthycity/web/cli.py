@@ -1,4 +1,4 @@
-"""Commands for the public site: ``site build OUTDIR`` and ``load boundaries FILE``.
+"""The assembled public site's command: ``site build OUTDIR``.
 
 Only Typer is imported at module level so ``healthycity --help`` stays fast; the app,
 SQLAlchemy and the chart renderer load inside the commands.
@@ -16,17 +16,8 @@ site_app = typer.Typer(help="The public site as static files.", no_args_is_help=
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``site build`` and ``load boundaries`` (joining the ``load`` group if the
-    outcomes commands created it, so this module is listed after them)."""
+    """Add ``site build``: the assembled public site written out as files."""
     app.add_typer(site_app, name="site")
-    load = next(
-        (g.typer_instance for g in app.registered_groups if g.name == "load"),
-        None,
-    )
-    if load is None:
-        load = typer.Typer(help="Load data into the database.", no_args_is_help=True)
-        app.add_typer(load, name="load")
-    load.command("boundaries")(load_boundaries)
 
 
 @site_app.command("build")
@@ -62,34 +53,3 @@ def build(
         typer.echo(
             "links that need a running server (not exported): " + ", ".join(result.live_only)
         )
-
-
-def load_boundaries(
-    ctx: typer.Context,
-    file: Path = typer.Argument(..., help="GeoJSON FeatureCollection (or TopoJSON), WGS84."),
-    key: str | None = typer.Option(
-        None,
-        "--key",
-        help="Property holding the area code (default: found from the codes it holds).",
-        metavar="NAME",
-    ),
-) -> None:
-    """Load area boundaries for the indicator maps, keyed by area code.
-
-    Features for areas the database does not know are skipped and counted; loading
-    the same file again changes nothing.
-    """
-    from healthycity.outcomes.boundaries import BoundaryError, load_boundaries
-
-    if not file.is_file():
-        fail(f"{file}: no such file")
-    try:
-        result = load_boundaries(context(ctx).engine(), file, key=key)
-    except BoundaryError as exc:
-        fail(str(exc))
-    typer.echo(
-        f"boundaries from {file.name} (codes in {result.key!r}): {result.stored} stored, "
-        f"{result.unchanged} unchanged, {result.skipped} skipped of {result.features} features"
-    )
-    if result.skipped_codes:
-        typer.echo("skipped (not in the database): " + ", ".join(result.skipped_codes), err=True)

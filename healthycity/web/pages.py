@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from healthycity import __version__
 from healthycity.core.models import LoadedPack
-from healthycity.web.rendering import render
+from healthycity.core.web.rendering import render
 
 router = APIRouter()
 

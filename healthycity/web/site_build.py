@@ -90,7 +90,7 @@ def build_site(
     over the same database; one process is used for a handful of pages.
     """
     from healthycity.core.db import make_engine, session_factory
-    from healthycity.outcomes.dashboard import site_paths
+    from healthycity.core.registry import hooks, modules
     from healthycity.web.app import STATIC_DIR
 
     started = time.perf_counter()
@@ -98,7 +98,8 @@ def build_site(
     if paths is None:
         engine = make_engine(settings.database_url)
         with session_factory(engine)() as session:
-            pages = [*site_paths(session), *EXTRA_PAGES]
+            pages = [p for _m, paths_of in hooks("site_paths") for p in paths_of(session)]
+            pages += EXTRA_PAGES
         engine.dispose()
     else:
         pages = list(paths)
@@ -128,9 +129,9 @@ def build_site(
     if static.exists():
         shutil.rmtree(static)
     shutil.copytree(STATIC_DIR, static, ignore=shutil.ignore_patterns(".stamp"))
-    from healthycity.outcomes.pages import STATIC_DIR as OUTCOMES_STATIC
-
-    shutil.copytree(OUTCOMES_STATIC, static / "outcomes", dirs_exist_ok=True)
+    for module in modules():
+        if module.static_dir is not None:
+            shutil.copytree(module.static_dir, static / module.name, dirs_exist_ok=True)
     # A partial build (``paths``) writes just those pages; a whole build follows links.
     extra_pages, extra_files, live_only = (
         follow_links(values, outdir, base_path) if paths is None else (0, 0, ())

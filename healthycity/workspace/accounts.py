@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, object_session
 from healthycity.core import auth, throttle
 from healthycity.core.audit import snapshot
 from healthycity.core.auth_models import ROLES, Account
-from healthycity.portfolio.service import Invalid
-from healthycity.workspace.records import FormField, RecordKind
+from healthycity.core.errors import Invalid
+from healthycity.core.web.records import FormField, RecordKind
 
 
 class AccountIn(BaseModel):

@@ -31,8 +31,8 @@ from healthycity.core import auth
 from healthycity.core.audit import Actor, acting_as
 from healthycity.core.auth import AuthSettings
 from healthycity.core.auth_models import VIEWER, Account
-from healthycity.portfolio.service import NotFound
-from healthycity.workspace.web import (
+from healthycity.core.errors import NotFound
+from healthycity.core.web.workspace import (
     auth_settings,
     safe_next,
     see_other,

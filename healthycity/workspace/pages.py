@@ -15,16 +15,17 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from healthycity.core import auth, csrf, throttle
+from healthycity.core import auth, throttle
 from healthycity.core.audit import Actor, acting_as, changed_fields, history
 from healthycity.core.auth_models import ROLE_LABELS, ROLES, Account
-from healthycity.portfolio.service import Invalid, NotFound
-from healthycity.web.twins import Page, Table, twin_routes
-from healthycity.workspace.records import FormField, error_list
-from healthycity.workspace.web import (
+from healthycity.core.errors import Invalid, NotFound
+from healthycity.core.web import csrf
+from healthycity.core.web.records import FormField, error_list
+from healthycity.core.web.twins import Page, Table, twin_routes
+from healthycity.core.web.workspace import (
     FORM_ERROR_STATUS,
     SESSION_COOKIE,
     actor_for,
@@ -215,33 +216,22 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
-def _count(session: Session, model: type[Any]) -> int:
-    return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
 @router.get("/workspace", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     principal = viewer(request)
-    from healthycity.assurance.models import STATUS_LABELS, Proposal
-    from healthycity.portfolio.models import DevolutionArea, Pledge, Programme
+    from healthycity.assurance.service import proposals_by_status
+    from healthycity.portfolio.service import register_counts
 
     with read_session(request) as session:
-        by_status = dict(
-            session.execute(select(Proposal.status, func.count()).group_by(Proposal.status)).all()
-        )
-        counts = {
-            "programmes": _count(session, Programme),
-            "areas": _count(session, DevolutionArea),
-            "pledges": _count(session, Pledge),
-            "proposals": sum(by_status.values()),
-        }
+        by_status = proposals_by_status(session)
+        counts = {**register_counts(session), "proposals": sum(n for _, n in by_status)}
     return ws_render(
         request,
         "workspace/home.html",
         "Workspace",
         principal,
         counts=counts,
-        proposals=[(STATUS_LABELS[s], by_status.get(s, 0)) for s in STATUS_LABELS],
+        proposals=by_status,
         can_admin=auth.is_allowed(principal, auth.VIEW, auth.ACCOUNT),
     )
 
@@ -654,9 +644,9 @@ async def change_password(request: Request) -> Response:
 
 def register(app: FastAPI) -> None:
     """Mount sign-in, the workspace home, history and accounts (and OIDC when configured)."""
+    from healthycity.core.web.records import api_router, form_router
     from healthycity.workspace import oidc
     from healthycity.workspace.accounts import ACCOUNT
-    from healthycity.workspace.records import api_router, form_router
 
     install(app)
     app.include_router(api_router([ACCOUNT]))

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from healthycity.exchange.access import (
+from healthycity.exchange.access.policy import (
     AccessPolicy,
     JwksUrlKeys,
     RelationshipFact,
@@ -28,7 +28,7 @@ from healthycity.exchange.access import (
     legitimate_relationship,
     parse_scopes,
 )
-from healthycity.exchange.devkeys import DemoIssuer
+from healthycity.exchange.dev.devkeys import DemoIssuer
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +319,6 @@ def test_a_remembered_token_still_expires(
     assert verifier.verify(token).subject == "dr-a"
     assert verifier.verify(token).subject == "dr-a"  # from memory
     later = time.time() + 3600
-    monkeypatch.setattr("healthycity.exchange.access.time.time", lambda: later)
+    monkeypatch.setattr("healthycity.exchange.access.policy.time.time", lambda: later)
     with pytest.raises(TokenError, match="expired"):
         verifier.verify(token)

@@ -24,12 +24,13 @@ import pytest
 from exchange_support import ordinary_record, patient, sensitive_record
 from sqlalchemy import func, select
 
-from healthycity.exchange import audit
-from healthycity.exchange.db import make_engine, transaction, upgrade
-from healthycity.exchange.devkeys import DemoIssuer
-from healthycity.exchange.harness import Harness
+from healthycity.core.db import transaction
+from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.db import make_engine, upgrade
+from healthycity.exchange.dev.devkeys import DemoIssuer
+from healthycity.exchange.dev.harness import Harness
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
 from healthycity.exchange.models import AuditRecord, BreakGlassGrant
-from healthycity.exchange.nhsnumber import generate_test_numbers
 from healthycity.exchange.settings import ExchangeSettings
 
 ATTEMPTS = 1000

@@ -11,8 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from healthycity.exchange import audit
-from healthycity.exchange.db import current_revision, head_revision, transaction
+from healthycity.core.db import transaction
+from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.db import current_revision, head_revision
 
 
 def entry(n: int, person: str | None = "p-1") -> audit.AuditEntry:

@@ -14,10 +14,11 @@ from exchange_support import reference_path
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from healthycity.exchange import audit
+from healthycity.core.db import transaction
+from healthycity.exchange.audit import chain as audit
 from healthycity.exchange.cli import app
-from healthycity.exchange.db import make_engine, transaction
-from healthycity.exchange.linkage import pairwise_scores, parse_mapping
+from healthycity.exchange.db import make_engine
+from healthycity.exchange.identity.linkage import pairwise_scores, parse_mapping
 
 runner = CliRunner()
 
@@ -185,9 +186,10 @@ def test_review_queue_list_and_decide(tmp_path: Path) -> None:
 
     from exchange_support import patient
 
-    from healthycity.exchange import identity, nodes
+    from healthycity.exchange.federation import nodes
+    from healthycity.exchange.identity import index as identity
+    from healthycity.exchange.identity.nhsnumber import generate_test_numbers
     from healthycity.exchange.models import ReviewItem
-    from healthycity.exchange.nhsnumber import generate_test_numbers
 
     url = _db(tmp_path)
     assert runner.invoke(app, ["--exchange-database", url, "migrate"]).exit_code == 0

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from exchange_support import reference_path
 
-from healthycity.exchange.consent import (
+from healthycity.exchange.access.consent import (
     Candidate,
     ConsentDirective,
     ConsentFormatError,

@@ -14,7 +14,7 @@ from exchange_support import reference_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from healthycity.exchange.consent import (
+from healthycity.exchange.access.consent import (
     Candidate,
     ConsentDirective,
     ConsentFormatError,
@@ -26,7 +26,7 @@ from healthycity.exchange.consent import (
     compile_consent,
     release,
 )
-from healthycity.exchange.sensitivity import SensitivityClassifier, clinical_time
+from healthycity.exchange.access.sensitivity import SensitivityClassifier, clinical_time
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 GP = Requester(organisation="F84001", practitioner="dr-a", purpose="TREAT")

@@ -15,13 +15,14 @@ from exchange_support import NHS, ordinary_record, patient, sensitive_record
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from healthycity.exchange import audit
-from healthycity.exchange.db import make_engine, transaction, upgrade
-from healthycity.exchange.harness import Harness
+from healthycity.core.db import transaction
+from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.db import make_engine, upgrade
+from healthycity.exchange.dev.harness import Harness
+from healthycity.exchange.dev.testserver import Faults
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
 from healthycity.exchange.models import Alert, AuditRecord
-from healthycity.exchange.nhsnumber import generate_test_numbers
 from healthycity.exchange.settings import ExchangeSettings
-from healthycity.exchange.testserver import Faults
 
 ALICE, BOB, CAROL, DAVE = generate_test_numbers(4, seed=11)
 ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -477,7 +478,7 @@ def test_invalid_or_foreign_resources_are_dropped_and_reported(
 def test_health_checks_record_which_nodes_are_up(faulty: Harness) -> None:
     import asyncio
 
-    from healthycity.exchange import nodes as registry
+    from healthycity.exchange.federation import nodes as registry
 
     results = {h.name: h for h in asyncio.run(registry.check_all(faulty.engine, 0.5))}
     assert results["good-1"].status == "up"

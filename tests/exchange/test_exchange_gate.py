@@ -25,14 +25,16 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from healthycity.exchange import audit, identity
-from healthycity.exchange.access import AccessPolicy, Principal
-from healthycity.exchange.db import make_engine, transaction, upgrade
-from healthycity.exchange.grounds import FactsCache, Grant, GroundFacts, PersonKey, evaluate
-from healthycity.exchange.harness import Harness
+from healthycity.core.db import transaction
+from healthycity.exchange.access.grounds import FactsCache, Grant, GroundFacts, PersonKey, evaluate
+from healthycity.exchange.access.policy import AccessPolicy, Principal
+from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.audit.recorder import Recorder
+from healthycity.exchange.db import make_engine, upgrade
+from healthycity.exchange.dev.harness import Harness
+from healthycity.exchange.identity import index as identity
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
 from healthycity.exchange.models import AuditRecord, PersonLink, Relationship
-from healthycity.exchange.nhsnumber import generate_test_numbers
-from healthycity.exchange.recorder import Recorder
 from healthycity.exchange.settings import ExchangeSettings
 
 ALICE, BOB = generate_test_numbers(2, seed=23)
@@ -280,7 +282,7 @@ def test_the_recorder_batches_keeps_the_chain_and_isolates_a_failing_job(
 
 def test_the_capability_statement_is_valid_and_names_every_operation() -> None:
     from healthycity.exchange.api import capability_statement, create_app
-    from healthycity.exchange.validation import ResourceValidator
+    from healthycity.exchange.federation.validation import ResourceValidator
 
     statement = capability_statement("http://127.0.0.1:8081")
     assert ResourceValidator(10).check(statement).ok

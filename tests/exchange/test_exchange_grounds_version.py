@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
-from healthycity.exchange.db import transaction
+from healthycity.core.db import transaction
 from healthycity.exchange.models import (
     BreakGlassGrant,
     ConsentRecord,

@@ -13,13 +13,15 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from healthycity.exchange import audit, identity, nodes
-from healthycity.exchange.db import transaction
-from healthycity.exchange.identity import Demographics, are_twins, demographics_of
-from healthycity.exchange.matching import FellegiSunterModel, damerau_levenshtein
+from healthycity.core.db import transaction
+from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.federation import nodes
+from healthycity.exchange.identity import index as identity
+from healthycity.exchange.identity.index import Demographics, are_twins, demographics_of
+from healthycity.exchange.identity.matching import FellegiSunterModel, damerau_levenshtein
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
+from healthycity.exchange.identity.similarity import jaro_winkler, levenshtein
 from healthycity.exchange.models import Person, PersonLink, ReviewItem
-from healthycity.exchange.nhsnumber import generate_test_numbers
-from healthycity.exchange.similarity import jaro_winkler, levenshtein
 
 A, B = generate_test_numbers(2, seed=3)
 

@@ -17,9 +17,9 @@ import duckdb
 import pytest
 from exchange_support import reference_path
 
-from healthycity.exchange import linkage
-from healthycity.exchange.identity import Demographics, are_twins, demographics_of
-from healthycity.exchange.matching import (
+from healthycity.exchange.identity import linkage
+from healthycity.exchange.identity.index import Demographics, are_twins, demographics_of
+from healthycity.exchange.identity.matching import (
     FIELD_LEVELS,
     SWAPPED_WITH,
     FellegiSunterModel,

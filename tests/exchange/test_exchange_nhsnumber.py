@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from healthycity.exchange import nhsnumber
+from healthycity.exchange.identity import nhsnumber
 
 # NHS England's published sandbox test patients (PDS FHIR API), all valid.
 PUBLISHED_TEST_PATIENTS = ["9000000009", "9000000025", "9000000033", "9449305552"]

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from healthycity.exchange.nodeclient import NodeClient, NodeHttpError
-from healthycity.exchange.testserver import Faults, FhirStore, NodeServers
+from healthycity.exchange.dev.testserver import Faults, FhirStore, NodeServers
+from healthycity.exchange.federation.nodeclient import NodeClient, NodeHttpError
 
 
 @pytest.fixture(scope="module")

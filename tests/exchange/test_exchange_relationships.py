@@ -23,22 +23,16 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from healthycity.exchange import relationships
-from healthycity.exchange.access import RelationshipFact, legitimate_relationship
-from healthycity.exchange.db import MIGRATIONS_DIR, make_engine, transaction, upgrade
-from healthycity.exchange.devkeys import DemoIssuer
-from healthycity.exchange.federation import federator_for
-from healthycity.exchange.grounds import as_utc
-from healthycity.exchange.harness import Harness
-from healthycity.exchange.models import Node, Person, PersonLink, Relationship
-from healthycity.exchange.nhsnumber import generate_test_numbers
-from healthycity.exchange.relationships import (
+from healthycity.core.db import transaction
+from healthycity.exchange.access.grounds import as_utc
+from healthycity.exchange.access.policy import RelationshipFact, legitimate_relationship
+from healthycity.exchange.access.relationships import (
     ODS_ORGANISATION_SYSTEM as ODS,
 )
-from healthycity.exchange.relationships import (
+from healthycity.exchange.access.relationships import (
     SDS_USER_SYSTEM as SDS,
 )
-from healthycity.exchange.relationships import (
+from healthycity.exchange.access.relationships import (
     UNKNOWN_START,
     DerivationRules,
     DerivedRelationship,
@@ -46,8 +40,15 @@ from healthycity.exchange.relationships import (
     references_to_fetch,
     sync_person_node,
 )
+from healthycity.exchange.access.relationships import refresher as relationships
+from healthycity.exchange.db import MIGRATIONS_DIR, make_engine, upgrade
+from healthycity.exchange.dev.devkeys import DemoIssuer
+from healthycity.exchange.dev.harness import Harness
+from healthycity.exchange.dev.testserver import bundle_resources
+from healthycity.exchange.federation.fanout import federator_for
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
+from healthycity.exchange.models import Node, Person, PersonLink, Relationship
 from healthycity.exchange.settings import ExchangeSettings
-from healthycity.exchange.testserver import bundle_resources
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 GMC = "https://fhir.hl7.org.uk/Id/gmc-number"
@@ -482,7 +483,7 @@ def test_references_to_fetch_lists_only_missing_parties() -> None:
 
 def test_a_practitioner_only_relationship_covers_that_practitioner_alone() -> None:
     issuer = DemoIssuer()
-    from healthycity.exchange.access import StaticKeys, TokenVerifier
+    from healthycity.exchange.access.policy import StaticKeys, TokenVerifier
 
     verifier = TokenVerifier(
         StaticKeys(issuer.jwks()), issuer=issuer.issuer, audience=issuer.audience
@@ -759,7 +760,7 @@ def test_the_refresh_command(harness: Harness) -> None:
     )
     harness.nodes["north"].store.add(patient("n-bob", BOB, "Jones", "Bob", gender="male"))
     # Bob arrived after indexing: index him now, as a re-index would.
-    from healthycity.exchange import identity
+    from healthycity.exchange.identity import index as identity
 
     with transaction(harness.engine) as session:
         for name, local in (("south", "s-bob"), ("north", "n-bob")):
@@ -935,7 +936,7 @@ def test_a_refresh_reads_every_page_of_a_search(
 
 
 def test_paging_links_never_leave_the_node() -> None:
-    from healthycity.exchange.federation import NodeTarget, follow
+    from healthycity.exchange.federation.fanout import NodeTarget, follow
 
     node = NodeTarget("n", "http://127.0.0.1:9000/fhir", 1.0)
     request = follow(node, "http://127.0.0.1:9000/fhir/Encounter?patient=p&_offset=5", "p")

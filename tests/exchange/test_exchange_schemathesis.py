@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, settings
 
 from healthycity.exchange.api import create_app
 from healthycity.exchange.db import make_engine, upgrade
-from healthycity.exchange.harness import Harness
-from healthycity.exchange.nhsnumber import generate_test_numbers
+from healthycity.exchange.dev.harness import Harness
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
 from healthycity.exchange.settings import ExchangeSettings
 
 NUMBER = generate_test_numbers(1, seed=99)[0]

@@ -21,13 +21,16 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from healthycity.exchange import audit, identity, nodes
+from healthycity.core.db import transaction
 from healthycity.exchange.api import create_app
-from healthycity.exchange.db import make_engine, transaction, upgrade
-from healthycity.exchange.harness import Harness
-from healthycity.exchange.matching import FellegiSunterModel
+from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.db import make_engine, upgrade
+from healthycity.exchange.dev.harness import Harness
+from healthycity.exchange.federation import nodes
+from healthycity.exchange.identity import index as identity
+from healthycity.exchange.identity.matching import FellegiSunterModel
+from healthycity.exchange.identity.nhsnumber import generate_test_numbers
 from healthycity.exchange.models import AuditRecord, PersonLink, ReviewItem
-from healthycity.exchange.nhsnumber import generate_test_numbers
 from healthycity.exchange.settings import ExchangeSettings
 
 CHIDI = generate_test_numbers(1, seed=41)[0]

@@ -7,7 +7,7 @@ import json
 
 from exchange_support import reference_path
 
-from healthycity.exchange.validation import ResourceValidator
+from healthycity.exchange.federation.validation import ResourceValidator
 
 
 def test_synthea_resources_are_valid() -> None:

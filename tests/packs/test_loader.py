@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import MetaData, select, text
 from sqlalchemy.engine import Engine
 
+from healthycity.core.pack_loading import load_pack, pack_summary
 from healthycity.geography.models import Area
-from healthycity.packs.loader import load_pack, pack_summary
 from healthycity.packs.reader import PACKS_DIR, PackInvalid, read_pack
 
 EXPECTED_COUNTS = {

@@ -34,7 +34,7 @@ BOROUGHS = {
 def build_london(url: str) -> str:
     """Migrate, load the London pack and the demo data; return ``url``."""
     from healthycity.outcomes.demo import load_demo
-    from healthycity.packs.loader import load_pack
+    from healthycity.core.pack_loading import load_pack
     from healthycity.packs.reader import PACKS_DIR, read_pack
 
     engine = make_engine(url)
@@ -46,7 +46,7 @@ def build_london(url: str) -> str:
 
 
 def load_pack_only(engine: Engine) -> None:
-    from healthycity.packs.loader import load_pack
+    from healthycity.core.pack_loading import load_pack
     from healthycity.packs.reader import PACKS_DIR, read_pack
 
     load_pack(engine, read_pack(PACKS_DIR / "london"))

@@ -7,7 +7,7 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
-from healthycity.web.design_system import COMPATIBLE, NHSUK_FRONTEND, NHSUK_FRONTEND_JINJA
+from healthycity.core.web.design_system import COMPATIBLE, NHSUK_FRONTEND, NHSUK_FRONTEND_JINJA
 
 REPO = Path(__file__).resolve().parents[2]
 

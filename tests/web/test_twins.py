@@ -8,8 +8,8 @@ import io
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 
-from healthycity.web.security import SecurityHeaders
-from healthycity.web.twins import Page, Table, twin_routes
+from healthycity.core.web.security import SecurityHeaders
+from healthycity.core.web.twins import Page, Table, twin_routes
 from tests.conftest import LiveServer
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 
-from healthycity.web.twins import Page, Table, csv_safe, money, twin_routes
+from healthycity.core.web.twins import Page, Table, csv_safe, money, twin_routes
 from tests.conftest import LiveServer
 
 

@@ -77,53 +77,19 @@ def gbp(text: str) -> Decimal:
 
 
 def app_for(url: str) -> Any:
-    """The product's web app with the workspace modules mounted (whether or not the lead
-    has wired them into web/app.py yet)."""
+    """The product's web app, every installed module mounted (the module registry)."""
     from healthycity.web import app as web_app
     from tests.conftest import settings_for
 
-    app = web_app.create_app(settings_for(url))  # type: ignore[arg-type]
-    for name in WORKSPACE_WEB_MODULES:
-        if name not in web_app.WEB_MODULES:
-            import importlib
-
-            importlib.import_module(name).register(app)
-    return app
+    return web_app.create_app(settings_for(url))  # type: ignore[arg-type]
 
 
 def cli_for(url: str = "") -> Any:
-    """A command line with the product's commands and the workspace's, built afresh so
-    the tests never change the process-wide ``healthycity.cli.app``."""
-    import importlib
-
-    import typer
-
+    """The product's command line (every installed module's commands)."""
     from healthycity import cli
 
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    app.callback()(cli._root)
-    for name in dict.fromkeys((*cli.CLI_MODULES, *WORKSPACE_CLI_MODULES)):
-        importlib.import_module(name).register(app)
     _ = url
-    return app
-
-
-WORKSPACE_CLI_MODULES = (
-    "healthycity.workspace.cli",
-    "healthycity.portfolio.cli",
-    "healthycity.reports.cli",
-    "healthycity.assurance.cli",
-)
-
-
-WORKSPACE_WEB_MODULES = (
-    "healthycity.workspace.pages",
-    "healthycity.portfolio.pages",
-    "healthycity.portfolio.api",
-    "healthycity.assurance.pages",
-    "healthycity.assurance.api",
-    "healthycity.reports.pages",
-)
+    return cli.app
 
 
 def url_of(engine: Engine) -> str:

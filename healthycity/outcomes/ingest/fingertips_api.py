@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from healthycity.core.db import transaction
+from healthycity.geography.service import ENGLAND
 from healthycity.outcomes import fingertips_columns as fc
 from healthycity.outcomes import models as m
 from healthycity.outcomes.ingest.fingertips_csv import load_fingertips_files, read_csv_text
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://fingertips.phe.org.uk/api"
 DEFAULT_AREA_TYPE = 402
 DEFAULT_PARENT_AREA_TYPE = 6
-ENGLAND = "E92000001"
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 # (label, bytes just received, total bytes if known) → None

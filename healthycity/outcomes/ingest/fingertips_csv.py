@@ -18,10 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from healthycity.core.db import transaction
+from healthycity.geography.service import ENGLAND
 from healthycity.outcomes import fingertips_columns as fc
 from healthycity.outcomes import models as m
 from healthycity.outcomes.ingest.infer import (
-    ENGLAND,
     infer_comparison_levels,
     infer_polarities,
     value_ratios,

@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from healthycity.geography.service import ENGLAND
 from healthycity.outcomes import models as m
 from healthycity.outcomes.fingertips_columns import value_type_from_label
 
 if TYPE_CHECKING:
     import polars as pl
-
-ENGLAND = "E92000001"
 
 
 def infer_value_types(frame: pl.DataFrame) -> dict[str, tuple[str, float | None]]:

@@ -1,0 +1,37 @@
+"""Render a page: the shared context every template needs, and its HTML response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from healthycity.core.registry import navigation
+from healthycity.core.web.templating import environment
+
+
+def page_context(request: Request, title: str) -> dict[str, Any]:
+    root = request.scope.get("root_path", "").rstrip("/")
+    state = request.app.state
+    return {
+        "title": title,
+        "root_path": root,
+        "asset_root": f"{root}/static",
+        "asset_path": f"{root}/static/nhsuk/assets",
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),
+        "navigation": [
+            {"href": f"{root}{href}", "text": text, "current": request.url.path == href}
+            for text, href in getattr(state, "navigation", None) or navigation()
+        ],
+        "illustrative": bool(getattr(state, "illustrative", lambda: False)()),
+    }
+
+
+def render(
+    request: Request, template: str, title: str, status_code: int = 200, **values: Any
+) -> HTMLResponse:
+    context = page_context(request, title)
+    context.update(values)
+    html = environment().get_template(template).render(context)
+    return HTMLResponse(html, status_code=status_code)
