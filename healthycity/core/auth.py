@@ -66,6 +66,8 @@ PLEDGE = "pledge"
 PILOT = "pilot"
 FUND = "fund"
 PROPOSAL = "proposal"
+CONSULTATION = "consultation"
+POLL = "poll"
 RECORD_TYPES: tuple[str, ...] = (
     ACCOUNT,
     PROGRAMME,
@@ -81,6 +83,8 @@ RECORD_TYPES: tuple[str, ...] = (
     PILOT,
     FUND,
     PROPOSAL,
+    CONSULTATION,
+    POLL,
 )
 # Records owned through a programme: the ownership rule applies to these.
 PROGRAMME_RECORDS = frozenset(
@@ -112,6 +116,8 @@ def _rows() -> list[tuple[str, str, str, str]]:
         rows += [(PROGRAMME_LEAD, record_type, a, OWN) for a in (CREATE, EDIT, DELETE)]
     # Assessors judge service-change proposals and publish their assessments.
     rows += [(ASSESSOR, PROPOSAL, ASSESS, ALL), (ASSESSOR, PROPOSAL, PUBLISH, ALL)]
+    # The portfolio office publishes and closes consultations and the response to them.
+    rows.append((PORTFOLIO_OFFICE, CONSULTATION, PUBLISH, ALL))
     return rows
 
 

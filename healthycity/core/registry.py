@@ -40,6 +40,8 @@ INSTALLED: tuple[str, ...] = (
     "workspace",
     "portfolio",
     "assurance",
+    "estates",
+    "engagement",
     "reports",
     "exchange",
 )

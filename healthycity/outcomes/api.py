@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.cors import CORSMiddleware
@@ -26,195 +25,38 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from healthycity import __version__
 from healthycity.geography.models import Area
+from healthycity.geography.service import DEFAULT_CITY, ENGLAND, city_code
 from healthycity.outcomes import models as m
 from healthycity.outcomes import queries as q
+from healthycity.outcomes.api_models import (
+    CODE_PATTERN,
+    COMPARISON_HELP,
+    NOT_FOUND,
+    PREFIX,
+    SLUG_PATTERN,
+    TEXT_PATTERN,
+    AreaCode,
+    AreaDetail,
+    AreaOut,
+    ComparisonRow,
+    ComparisonsOut,
+    DataOut,
+    IndicatorDetail,
+    IndicatorId,
+    IndicatorOut,
+    Link,
+    ObservationOut,
+    ProfileRow,
+    ProgressOut,
+    Slug,
+    StatusOut,
+    TargetOut,
+    ThemeOut,
+    TrendOut,
+)
 from healthycity.outcomes.compare import Choice, plan
 
-PREFIX = "/api/v1"
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
-CODE_PATTERN = r"^[A-Za-z0-9]{1,16}$"
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
-TEXT_PATTERN = r"^[^\x00-\x1f]{1,100}$"
-COMPARISON_HELP = (
-    "How areas are compared with the benchmark, as Fingertips offers: default (the "
-    "indicator's own level, 95% unless its data use 99.8%), 95 or 99.8 (one level), "
-    "two-levels (95% and 99.8%: 'better (99.8%)', 'better (95%)') or ci-overlap (the "
-    "area's 95% interval against the benchmark's; not compared where the benchmark has "
-    "no interval)"
-)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found"}}
-
 router = APIRouter(prefix=PREFIX)
-
-IndicatorId = Annotated[str, Path(pattern=ID_PATTERN, description="Indicator ID, e.g. 90631")]
-AreaCode = Annotated[str, Path(pattern=CODE_PATTERN, description="ONS area code, e.g. E09000007")]
-Slug = Annotated[str, Path(pattern=SLUG_PATTERN, description="Slug, e.g. healthy-start")]
-
-
-# ------------------------------------------------------------------------- models
-
-
-class Link(BaseModel):
-    kind: str = Field(description="aspiration or commitment")
-    slug: str
-
-
-class IndicatorOut(BaseModel):
-    id: str
-    name: str
-    unit: str | None
-    value_type: str
-    polarity: str | None
-    source: str = Field(description="pack, fingertips, csv or demo: where the definition came from")
-    fingertips_id: str | None
-    links: list[Link]
-
-
-class TargetOut(BaseModel):
-    link_kind: str
-    link_slug: str
-    statement: str
-    kind: str
-    status: str = Field(description="set or not_set (the source left the figure open)")
-    value: float | None
-    unit: str | None
-    target_period: str | None
-
-
-class IndicatorDetail(IndicatorOut):
-    definition: str | None
-    rationale: str | None
-    methodology: str | None
-    multiplier: float | None
-    numerator_definition: str | None
-    numerator_source: str | None
-    denominator_definition: str | None
-    denominator_source: str | None
-    standard_population: str | None
-    confidence_interval_method: str | None
-    disclosure_control: str | None
-    caveats: str | None
-    data_source: str | None
-    frequency: str | None
-    last_updated: str | None
-    targets: list[TargetOut]
-
-
-class ObservationOut(BaseModel):
-    area_code: str
-    area_name: str
-    area_type: str
-    period: str
-    time_period_sortable: int
-    sex: str
-    age: str
-    category_type: str
-    category: str
-    value: float | None
-    lower_ci95: float | None
-    upper_ci95: float | None
-    lower_ci998: float | None
-    upper_ci998: float | None
-    count: float | None
-    denominator: float | None
-    value_note: str | None
-    illustrative: bool
-
-
-class DataOut(BaseModel):
-    indicator_id: str
-    total: int
-    offset: int
-    limit: int
-    rows: list[ObservationOut]
-
-
-class ComparisonRow(BaseModel):
-    area_code: str
-    area_name: str
-    value: float | None
-    lower_ci95: float | None
-    upper_ci95: float | None
-    comparison: str = Field(
-        description="better, similar, worse, higher, lower, not compared; with two levels "
-        "the level follows, as in 'better (99.8%)'"
-    )
-    method: str | None
-    confidence: float | None
-
-
-class ComparisonsOut(BaseModel):
-    indicator_id: str
-    benchmark: str
-    comparison_method: str = Field(description="How every row was judged, in words")
-    benchmark_value: float | None
-    period: str | None
-    sex: str | None
-    age: str | None
-    illustrative: bool
-    rows: list[ComparisonRow]
-
-
-class TrendOut(BaseModel):
-    indicator_id: str
-    area_code: str
-    outcome: str | None
-    method: str | None
-    points: int
-
-
-class ProgressOut(BaseModel):
-    statement: str
-    link_kind: str
-    link_slug: str
-    status: str = Field(description="achieved, on track, off track, not set, not enough data")
-    method: str
-    target_value: float | None
-    target_period: str | None
-
-
-class AreaOut(BaseModel):
-    code: str
-    name: str
-    area_type: str
-    parent_code: str | None
-
-
-class AreaDetail(AreaOut):
-    population: int | None
-    children: list[AreaOut]
-
-
-class ProfileRow(BaseModel):
-    indicator_id: str
-    indicator_name: str
-    period: str
-    value: float | None
-    benchmark_value: float | None
-    comparison: str
-    comparison_method: str | None = Field(
-        None, description="How the comparison was made (method and confidence level)"
-    )
-    peers: int
-    peer_minimum: float | None
-    peer_median: float | None
-    peer_maximum: float | None
-
-
-class ThemeOut(BaseModel):
-    slug: str
-    number: int | None
-    title: str
-    statements: list[str]
-    indicator_ids: list[str]
-
-
-class StatusOut(BaseModel):
-    last_updated: str | None
-    illustrative: bool
-    real_observations: int
-    illustrative_observations: int
-    releases: int
 
 
 # ------------------------------------------------------------------------- helpers
@@ -435,7 +277,7 @@ def data(
 def comparisons(
     request: Request,
     indicator_id: IndicatorId,
-    benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = q.ENGLAND,
+    benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = ENGLAND,
     period: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
     sex: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
     age: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
@@ -499,7 +341,8 @@ def targets(request: Request, indicator_id: IndicatorId) -> list[ProgressOut]:
         if row is None:
             raise _missing("indicator")
         info = q.indicator_info(row)
-        series = q.time_series(session, indicator_id, [q.LONDON])[q.LONDON]
+        city = city_code(session)
+        series = q.time_series(session, indicator_id, [city])[city]
         progress = q.target_progress(info, list(row.targets), series)
     return [
         ProgressOut(
@@ -524,7 +367,7 @@ def targets(request: Request, indicator_id: IndicatorId) -> list[ProgressOut]:
 def trend(
     request: Request,
     indicator_id: IndicatorId,
-    area: Annotated[str, Query(pattern=CODE_PATTERN)] = q.LONDON,
+    area: Annotated[str, Query(pattern=CODE_PATTERN)] = DEFAULT_CITY,
 ) -> TrendOut:
     """The recent trend over the last five points (Fingertips' rule) for ``area``."""
     with _session(request) as session:
@@ -593,7 +436,7 @@ def area(request: Request, area_code: AreaCode) -> AreaDetail:
 def profile(
     request: Request,
     area_code: AreaCode,
-    benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = q.ENGLAND,
+    benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = ENGLAND,
     comparison: Annotated[Choice, Query(description=COMPARISON_HELP)] = Choice.DEFAULT,
 ) -> list[ProfileRow]:
     """Every indicator with data for the area: its latest value, the benchmark's, the

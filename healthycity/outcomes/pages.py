@@ -2,8 +2,9 @@
 inequalities and search, each with ``.json`` and ``.csv`` twins and a CSV per chart.
 
 Why the handlers are thin: ``healthycity.outcomes.dashboard`` builds each page's data
-(cached per data version) and this module only validates the request, picks the twin's
-content and hands the rest to a template. A bad or unknown parameter becomes a 400 or
+(cached per data version) and this module only turns the request into the reader's
+choices (``dashboard.IndicatorQuery``), picks the twin's content and hands the rest to a
+template. A bad or unknown parameter becomes a 400 or
 404 page here, never a server error, and the same handler serves the live site and the
 static export (which renders through the app itself).
 """
@@ -13,15 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
+from healthycity.core.errors import NotFound
 from healthycity.core.web.twins import Page, Table, json_response, twin_routes
+from healthycity.geography.service import ENGLAND, city_code
 from healthycity.outcomes import dashboard as d
-from healthycity.outcomes import models as m
+from healthycity.outcomes import queries as q
 
 router = APIRouter()
 
@@ -50,14 +52,10 @@ def _answering() -> Iterator[None]:
     """Turn the dashboard's refusals into the right HTTP answers."""
     try:
         yield
-    except d.NotFound as exc:
+    except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     except d.BadChoice as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-
-
-def _query(**values: str | None) -> str:
-    return urlencode({k: v for k, v in values.items() if v})
 
 
 def _csv(table: Table, filename: str) -> Response:
@@ -89,15 +87,13 @@ def illustrative_flag(app: Any) -> Any:
     remembered: dict[str, bool] = {}
 
     def illustrative() -> bool:
-        from healthycity.outcomes.queries import data_status
-
         sessions: sessionmaker[Session] = app.state.sessions
         try:
             with sessions() as session:
                 version = d.data_version(session)
                 if version not in remembered:
                     remembered.clear()
-                    remembered[version] = data_status(session).illustrative
+                    remembered[version] = q.data_status(session).illustrative
                 return remembered[version]
         except Exception:  # noqa: BLE001 - the banner must never break a page
             return False
@@ -214,40 +210,32 @@ def commitment_chart(request: Request, slug: str, chart: str) -> Response:
 
 
 def _indicator_data(
-    request: Request,
-    indicator_id: str,
-    benchmark: str,
-    area: str | None,
-    sex: str | None,
-    age: str | None,
-    period: str | None,
-    comparison: str | None = None,
+    request: Request, indicator_id: str, choice: d.IndicatorQuery
 ) -> d.IndicatorPage:
     with _session(request) as session, _answering():
-        return d.indicator_page(
-            session,
-            page_cache(request.app),
-            indicator_id,
-            benchmark=benchmark,
-            area=area or None,
-            sex=sex or None,
-            age=age or None,
-            period=period or None,
-            comparison=comparison,
-        )
-
-
-def _split_breakdown(breakdown: str | None, sex: str | None, age: str | None) -> tuple[Any, Any]:
-    """The page's form sends ``breakdown=SEX|AGE``; links send ``sex`` and ``age``."""
-    if breakdown:
-        if "|" not in breakdown:
-            raise HTTPException(status_code=400, detail="Choose a breakdown from the list.")
-        sex, age = breakdown.split("|", 1)
-    return sex, age
+        return d.indicator_page(session, page_cache(request.app), indicator_id, choice)
 
 
 # The CSV twin's last column: how its two "Compared to …" columns were judged.
 COMPARISON_METHOD_COLUMN = "Comparison method"
+
+
+@d.cached_page("fingertips-csv")
+def _fingertips_csv(
+    session: Session, cache: d.PageCache, version: str, indicator_id: str, code: str, method: str
+) -> str:
+    """The indicator CSV twin's text, against ``code`` (England if it has no figures)."""
+    from healthycity.outcomes.export import ExportError, export_table
+
+    try:
+        exported = export_table(session, indicator_id, benchmark=code, comparison=method)
+    except ExportError:
+        exported = export_table(session, indicator_id, benchmark=ENGLAND, comparison=method)
+    words = d.method_words(exported.indicator, method, "each benchmark")
+    return Table(
+        columns=[*exported.columns, COMPARISON_METHOD_COLUMN],
+        rows=[[*r, words] for r in exported.rows],
+    ).to_csv()
 
 
 @router.get("/indicators/{indicator_id}.csv", include_in_schema=False)
@@ -262,34 +250,16 @@ def indicator_csv(
     Registered before the page's twins so that this, the heaviest download, is served
     from the cache (per data version) rather than rebuilt for every request.
     """
-    from healthycity.outcomes.export import ExportError, export_table
-    from healthycity.outcomes.queries import ENGLAND, LONDON
-
     if benchmark not in d.BENCHMARK_CHOICES:
         raise HTTPException(status_code=400, detail="Choose england, london or sub-region.")
     with _answering():
         method = d.check_comparison(comparison)
-    code = LONDON if benchmark == "london" else ENGLAND
     with _session(request) as session:
-        row = None if d.unusable_key(indicator_id) else session.get(m.Indicator, indicator_id)
+        row = None if d.unusable_key(indicator_id) else q.indicator_row(session, indicator_id)
         if row is None:
             raise HTTPException(status_code=404, detail="There is no indicator with that ID.")
-        version = d.data_version(session)
-
-        def build() -> str:
-            try:
-                exported = export_table(session, indicator_id, benchmark=code, comparison=method)
-            except ExportError:
-                exported = export_table(session, indicator_id, benchmark=ENGLAND, comparison=method)
-            words = d.method_words(exported.indicator, method, "each benchmark")
-            return Table(
-                columns=[*exported.columns, COMPARISON_METHOD_COLUMN],
-                rows=[[*r, words] for r in exported.rows],
-            ).to_csv()
-
-        text = page_cache(request.app).get(
-            (version, "fingertips-csv", indicator_id, code, method), build
-        )
+        code = city_code(session) if benchmark == "london" else ENGLAND
+        text = _fingertips_csv(session, page_cache(request.app), indicator_id, code, method)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -309,21 +279,22 @@ def indicator(
     period: str | None = None,
     comparison: str | None = None,
 ) -> Page:
-    sex, age = _split_breakdown(breakdown, sex, age)
-    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period, comparison)
-    query = _query(
-        benchmark=benchmark if benchmark != "england" else None,
-        area=area,
-        sex=sex,
-        age=age,
-        period=period,
-        comparison=data.comparison if data.comparison != "default" else None,
-    )
+    with _answering():
+        choice = d.IndicatorQuery.parse(
+            benchmark=benchmark,
+            area=area,
+            breakdown=breakdown,
+            sex=sex,
+            age=age,
+            period=period,
+            comparison=comparison,
+        )
+    data = _indicator_data(request, indicator_id, choice)
     table = data.table  # the .csv twin is served by indicator_csv, above
     return Page(
         template="outcomes/indicator.html",
         title=data.name,
-        context={"page": data, "query": query},
+        context={"page": data, "query": choice.link},
         data=_indicator_json(data) if request.url.path.endswith(".json") else None,
         table=table,
         filename=f"indicator-{indicator_id}",
@@ -383,7 +354,11 @@ def indicator_chart(
     suffix = next((s for s in CHART_SUFFIXES if file.endswith(s)), None)
     if suffix is None:
         raise HTTPException(status_code=404, detail="Charts are downloaded as .csv or .vl.json.")
-    data = _indicator_data(request, indicator_id, benchmark, area, sex, age, period, comparison)
+    with _answering():
+        choice = d.IndicatorQuery.parse(
+            benchmark=benchmark, area=area, sex=sex, age=age, period=period, comparison=comparison
+        )
+    data = _indicator_data(request, indicator_id, choice)
     chart = file.removesuffix(suffix)
     return _chart_response(data.charts, chart, f"indicator-{indicator_id}", suffix)
 
@@ -392,33 +367,22 @@ def indicator_chart(
 
 
 def _area_data(
-    request: Request, area_code: str, benchmark: str, comparison: str | None = None
-) -> d.AreaPage:
+    request: Request, area_code: str, benchmark: str, comparison: str | None
+) -> tuple[d.AreaPage, d.IndicatorQuery]:
     with _session(request) as session, _answering():
-        return d.area_page(
-            session,
-            page_cache(request.app),
-            area_code,
-            benchmark=benchmark,
-            comparison=comparison,
-        )
+        choice = d.IndicatorQuery.parse(benchmark=benchmark, comparison=comparison)
+        return d.area_page(session, page_cache(request.app), area_code, choice), choice
 
 
 @twin_routes(router, "/areas/{area_code}")
 def area(
     request: Request, area_code: str, benchmark: str = "england", comparison: str | None = None
 ) -> Page:
-    data = _area_data(request, area_code, benchmark, comparison)
+    data, choice = _area_data(request, area_code, benchmark, comparison)
     return Page(
         template="outcomes/area.html",
         title=data.name,
-        context={
-            "page": data,
-            "query": _query(
-                benchmark=benchmark if benchmark != "england" else None,
-                comparison=data.comparison if data.comparison != "default" else None,
-            ),
-        },
+        context={"page": data, "query": choice.link},
         data={
             "area": {"code": data.code, "name": data.name, "type": data.area_type},
             "benchmark": data.benchmark_name,
@@ -442,7 +406,7 @@ def area_chart(
     benchmark: str = "england",
     comparison: str | None = None,
 ) -> Response:
-    data = _area_data(request, area_code, benchmark, comparison)
+    data, _ = _area_data(request, area_code, benchmark, comparison)
     return _chart_response(data.charts, chart, f"area-{area_code}", ".csv")
 
 
@@ -474,19 +438,40 @@ def inequalities_chart(request: Request, chart: str) -> Response:
     return _chart_response(data.charts, chart, "inequalities", ".csv")
 
 
+# --------------------------------------------------------------------------- search
+
+
+@twin_routes(router, "/search")
+def search(request: Request, q: str | None = None) -> Page:
+    """Find an indicator or an area by name, ID or code (everything A to Z without ``q``)."""
+    with _session(request) as session, _answering():
+        found = d.search(session, page_cache(request.app), q)
+    title = f"Search results for “{found.query}”" if found.query else "Find an indicator or area"
+    return Page(
+        template="outcomes/search.html",
+        title=title,
+        context={"page": found},
+        data={
+            "query": found.query,
+            "indicators": [{"title": h.title, "href": h.href} for h in found.indicators],
+            "areas": [{"title": h.title, "detail": h.detail, "href": h.href} for h in found.areas],
+        },
+        table=found.table,
+        filename="search",
+    )
+
+
 # --------------------------------------------------------------------------- register
 
 
 def register(app: FastAPI) -> None:
-    """Mount the outcomes pages, the search page and the open data API.
+    """Mount the outcomes pages (the search page among them) and the open data API.
 
     ``/`` is the dashboard's home page.
     """
     from healthycity.outcomes.api import register as register_api
-    from healthycity.outcomes.search_page import router as search_router
 
     app.state.illustrative = illustrative_flag(app)
     page_cache(app)
     app.include_router(router)
-    app.include_router(search_router)
     register_api(app)

@@ -6,10 +6,12 @@ One server (SQLite, London pack, one account per role) is shared by the module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from healthycity.core.db import make_engine
 from healthycity.core.migrate import upgrade
@@ -39,36 +41,40 @@ def sign_in(page: Any, site: LiveServer, role: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{site.url}/workspace")
-    assert page.locator("h1").inner_text() == "Workspace"
+    expect(page.locator("h1")).to_have_text("Workspace")
 
 
 def test_a_lead_records_spend_and_sees_the_variance_flag(site: LiveServer, page: Any) -> None:
     sign_in(page, site, "programme_lead")
     page.goto(f"{site.url}/workspace/programmes/cancer")
-    assert page.locator("#variance-2015-16").inner_text().endswith("Within 5%")
+    expect(page.locator("#variance-2015-16")).to_have_text(re.compile(r"Within 5%\s*$"))
     page.get_by_role("link", name="Record a month's spend").click()
+    page.wait_for_url(re.compile(r"/workspace/spend/new"))
     page.get_by_label("Month").fill("2015-07")
     page.get_by_label("Actual spend").fill("600000")
-    page.get_by_role("button", name="Save").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
     # Over 5%: refused until the variance is explained, with an error summary.
     summary = page.locator(".nhsuk-error-summary")
-    assert "explain the variance" in summary.inner_text()
-    assert page.title().startswith("Error: ")
+    expect(summary).to_contain_text("explain the variance")
+    expect(page).to_have_title(re.compile(r"^Error: "))
     assert_accessible(page)
     page.get_by_label("Explanation of the year's variance").fill(
         "Diagnostic capacity bought early to meet the two-week wait."
     )
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(f"{site.url}/workspace/programmes/cancer")
-    variance = page.locator("#variance-2015-16").inner_text()
-    assert "Over 5%" in variance and "20.6%" in variance
+    variance = page.locator("#variance-2015-16")
+    expect(variance).to_contain_text("Over 5%")
+    expect(variance).to_contain_text("20.6%")
     callout = page.locator(".nhsuk-card--warning")
-    assert "Variance over 5%" in callout.inner_text()
-    assert "Diagnostic capacity bought early" in callout.inner_text()
+    expect(callout).to_contain_text("Variance over 5%")
+    expect(callout).to_contain_text("Diagnostic capacity bought early")
     assert_accessible(page)
     # The programme lead cannot record spend for a programme they do not lead.
     page.goto(f"{site.url}/workspace/programmes/mental-health")
-    assert page.get_by_role("link", name="Record a month's spend").count() == 0
+    expect(page.locator("h1")).to_be_visible()
+    expect(page.get_by_role("link", name="Record a month's spend")).to_have_count(0)
     refused = page.request.get(f"{site.url}/workspace/spend/new?programme=mental-health")
     assert refused.status == 403 and "You do not have permission" in refused.text()
 
@@ -77,6 +83,7 @@ def test_a_proposal_goes_from_draft_to_published(site: LiveServer, page: Any, br
     sign_in(page, site, "portfolio_office")
     page.goto(f"{site.url}/workspace/proposals")
     page.get_by_role("link", name="Add a proposal").click()
+    page.wait_for_url(re.compile(r"/workspace/proposals/new"))
     page.get_by_label("Title").fill("Merge two urgent treatment centres")
     page.get_by_label("Sponsor").fill("South West London STP")
     page.get_by_label("Services affected").fill("Urgent treatment")
@@ -91,10 +98,12 @@ def test_a_proposal_goes_from_draft_to_published(site: LiveServer, page: Any, br
         "Community beds and staff in place in both boroughs."
     )
     page.get_by_role("button", name="Save").click()
-    assert "Draft" in page.locator("main").inner_text()
+    page.wait_for_url(re.compile(r"/workspace/proposals/\d+$"))
+    expect(page.locator("main")).to_contain_text("Draft")
     proposal_url = page.url
-    page.get_by_role("button", name="Submit for assessment").click()
-    assert "Submitted" in page.locator("main").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit for assessment").click()
+    expect(page.locator("main")).to_contain_text("Submitted")
     assert_accessible(page)
 
     assessor = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
@@ -104,6 +113,7 @@ def test_a_proposal_goes_from_draft_to_published(site: LiveServer, page: Any, br
         sign_in(tab, site, "assessor")
         tab.goto(proposal_url)
         tab.get_by_role("link", name="Start the assessment").click()
+        expect(tab.get_by_role("button", name="Save the assessment")).to_be_visible()
         assert_accessible(tab)
         for legend in tab.locator("fieldset legend").all():
             name = legend.inner_text().strip()
@@ -115,9 +125,10 @@ def test_a_proposal_goes_from_draft_to_published(site: LiveServer, page: Any, br
         tab.get_by_label("The assessment is complete").check()
         tab.get_by_role("button", name="Save the assessment").click()
         tab.wait_for_url(proposal_url)
-        assert "Assessed" in tab.locator("main").inner_text()
-        tab.get_by_role("button", name="Publish the assessment").click()
-        assert "Published" in tab.locator("main").inner_text()
+        expect(tab.locator("main")).to_contain_text("Assessed")
+        with tab.expect_navigation():
+            tab.get_by_role("button", name="Publish the assessment").click()
+        expect(tab.locator("main")).to_contain_text("Published")
     finally:
         assessor.close()
 
@@ -127,8 +138,9 @@ def test_a_proposal_goes_from_draft_to_published(site: LiveServer, page: Any, br
     try:
         anonymous.goto(f"{site.url}/service-changes")
         anonymous.get_by_role("link", name="Merge two urgent treatment centres").click()
-        text = anonymous.locator("main").inner_text()
-        assert "Hospital capacity" in text and "Met" in text
+        main = anonymous.locator("main")
+        expect(main).to_contain_text("Hospital capacity")
+        expect(main).to_contain_text("Met")
         assert "assessor@example.org" not in anonymous.content()
         assert_accessible(anonymous)
     finally:
@@ -157,7 +169,7 @@ def test_workspace_pages_pass_axe(site: LiveServer, page: Any) -> None:
     failures = []
     for path in WORKSPACE_PAGES:
         page.goto(site.url + path)
-        assert page.locator("h1").count() == 1, path
+        expect(page.locator("h1"), path).to_have_count(1)
         try:
             assert_accessible(page)
         except AssertionError as exc:
@@ -166,7 +178,7 @@ def test_workspace_pages_pass_axe(site: LiveServer, page: Any) -> None:
     page.goto(f"{site.url}/workspace/funds/2018-19/edit")
     page.get_by_label("Contracts already issued").fill("1000")
     page.get_by_role("button", name="Save").click()
-    assert "every category" in page.locator(".nhsuk-error-summary").inner_text()
+    expect(page.locator(".nhsuk-error-summary")).to_contain_text("every category")
     try:
         assert_accessible(page)
     except AssertionError as exc:
@@ -177,13 +189,13 @@ def test_workspace_pages_pass_axe(site: LiveServer, page: Any) -> None:
 def test_the_accounts_page_passes_axe(site: LiveServer, page: Any) -> None:
     sign_in(page, site, "admin")
     page.goto(f"{site.url}/workspace/accounts")
-    assert page.locator("h1").inner_text() == "Accounts"
+    expect(page.locator("h1")).to_have_text("Accounts")
     assert_accessible(page)
 
 
 def test_unpublished_assessments_are_not_public(site: LiveServer, page: Any) -> None:
     page.goto(f"{site.url}/service-changes/999")
-    assert page.locator("h1").inner_text() == "Page not found"
+    expect(page.locator("h1")).to_have_text("Page not found")
 
 
 def test_a_programme_page_offers_its_downloads(site: LiveServer, page: Any) -> None:
@@ -192,9 +204,9 @@ def test_a_programme_page_offers_its_downloads(site: LiveServer, page: Any) -> N
     sign_in(page, site, "viewer")
     page.goto(f"{site.url}/workspace/programmes/cancer")
     downloads = page.locator(".hc-downloads")
-    assert downloads.get_by_role("link", name="Download as CSV").count() == 1
-    assert downloads.get_by_role("link", name="Download as JSON").count() == 1
-    assert downloads.get_by_role("link", name="Download the monthly spend as CSV").count() == 1
+    expect(downloads.get_by_role("link", name="Download as CSV")).to_have_count(1)
+    expect(downloads.get_by_role("link", name="Download as JSON")).to_have_count(1)
+    expect(downloads.get_by_role("link", name="Download the monthly spend as CSV")).to_have_count(1)
     assert_accessible(page)
     href = downloads.get_by_role("link", name="Download as JSON").get_attribute("href")
     answer = page.request.get(site.url + href if href.startswith("/") else href)

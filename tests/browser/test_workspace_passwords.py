@@ -3,10 +3,12 @@ holder, a person changing their own password, a locked sign-in and its unlocking
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from healthycity.core import auth
 from healthycity.core.auth import AuthSettings
@@ -57,27 +59,27 @@ def test_a_reset_link_lets_its_holder_set_a_new_password(
     server, url = site
     token = _reset_link(url, "viewer@example.org")
     page.goto(f"{server.url}/workspace/reset-password?token={token}")
-    assert page.locator("h1").inner_text() == "Set a new password"
+    expect(page.locator("h1")).to_have_text("Set a new password")
     assert_accessible(page)
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Confirm your new password").fill("something else entirely")
     page.get_by_role("button", name="Save new password").click()
-    assert "The passwords do not match" in page.locator(".nhsuk-error-summary").inner_text()
-    assert page.title().startswith("Error: ")
+    expect(page.locator(".nhsuk-error-summary")).to_contain_text("The passwords do not match")
+    expect(page).to_have_title(re.compile(r"^Error: "))
     assert_accessible(page)
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Confirm your new password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save new password").click()
     page.wait_for_url(f"{server.url}/workspace/sign-in?done=password")
-    assert (
-        "Your password has been changed" in page.locator(".nhsuk-notification-banner").inner_text()
+    expect(page.locator(".nhsuk-notification-banner")).to_contain_text(
+        "Your password has been changed"
     )
     assert_accessible(page)
     _sign_in(page, server, "viewer@example.org", NEW_PASSWORD)
     page.wait_for_url(f"{server.url}/workspace")
     # The link is spent.
     page.goto(f"{server.url}/workspace/reset-password?token={token}")
-    assert page.locator("h1").inner_text() == "This link cannot be used"
+    expect(page.locator("h1")).to_have_text("This link cannot be used")
     assert_accessible(page)
 
 
@@ -86,27 +88,27 @@ def test_a_person_changes_their_own_password(site: tuple[LiveServer, str], page:
     _sign_in(page, server, "assessor@example.org", PASSWORD)
     page.wait_for_url(f"{server.url}/workspace")
     page.get_by_role("link", name="Change your password").click()
-    assert page.locator("h1").inner_text() == "Change your password"
+    expect(page.locator("h1")).to_have_text("Change your password")
     assert_accessible(page)
     page.get_by_label("Current password").fill("not the password")
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Confirm your new password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save new password").click()
     summary = page.locator(".nhsuk-error-summary")
-    assert "Your current password is not right" in summary.inner_text()
+    expect(summary).to_contain_text("Your current password is not right")
     assert_accessible(page)
     page.get_by_label("Current password").fill(PASSWORD)
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Confirm your new password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save new password").click()
     page.wait_for_url(f"{server.url}/workspace/account/password?changed=1")
-    assert (
-        "Your password has been changed" in page.locator(".nhsuk-notification-banner").inner_text()
+    expect(page.locator(".nhsuk-notification-banner")).to_contain_text(
+        "Your password has been changed"
     )
     assert_accessible(page)
     # Still signed in here, with the new session.
     page.goto(f"{server.url}/workspace")
-    assert page.locator("h1").inner_text() == "Workspace"
+    expect(page.locator("h1")).to_have_text("Workspace")
 
 
 def _tab(browser: Any) -> tuple[Any, Any]:
@@ -126,19 +128,19 @@ def test_a_locked_sign_in_and_the_administrator_unlocking_it(
     try:
         for _ in range(2):
             _sign_in(person, server, "programme_lead@example.org", "a wrong password")
-        assert "too many attempts" in person.locator(".nhsuk-error-summary").inner_text()
-        assert person.title().startswith("Error: ")
+        expect(person.locator(".nhsuk-error-summary")).to_contain_text("too many attempts")
+        expect(person).to_have_title(re.compile(r"^Error: "))
         assert_accessible(person)
         _sign_in(tab, server, "admin@example.org", PASSWORD)
         tab.wait_for_url(f"{server.url}/workspace")
         tab.goto(f"{server.url}/workspace/accounts")
         row = tab.locator("tr", has_text="programme_lead@example.org")
-        assert "Locked" in row.inner_text()
+        expect(row).to_contain_text("Locked")
         assert_accessible(tab)
         row.get_by_role("button", name="Unlock programme_lead@example.org").click()
         tab.wait_for_url(f"{server.url}/workspace/accounts")
-        after = tab.locator("tr", has_text="programme_lead@example.org").inner_text()
-        assert "Can sign in" in after
+        after = tab.locator("tr", has_text="programme_lead@example.org")
+        expect(after).to_contain_text("Can sign in")
     finally:
         locked.close()
         admin.close()

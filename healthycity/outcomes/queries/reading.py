@@ -1,408 +1,34 @@
-"""Read functions for the outcomes pages, the open-data API and the exports.
-
-The dashboard (issue 4) calls these and nothing else of the store, so pages stay thin and
-every page's ``.json`` / ``.csv`` twin shows the same numbers. Each function takes the
-caller's session and returns plain dataclasses (no ORM objects escape), so a page can
-cache them and render them in a template, a chart spec or a CSV alike.
-
-Judgements (better / similar / worse, trends, progress to target) are computed here at
-read time with the statistics team's functions (``healthycity.outcomes.compare``,
-``trend``, ``targets``), not stored: the benchmark is the reader's choice (England,
-London, a sub-region), and a method change applies to every page at once. Fingertips'
-own published judgement stays available beside ours (``published_england``).
-
-Which rows make the headline: for each indicator, the "headline breakdown" is its
-persons / all-categories series at its usual age (the most common age in its data, or
-the one the catalogue names), so an indicator published for "18+ yrs" is not lost.
-"""
+"""Reads of the store: an indicator's series, latest values, summaries and profiles."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from healthycity.geography.models import Area
+from healthycity.geography.service import DEFAULT_CITY, ENGLAND
 from healthycity.outcomes import models as m
-
-ENGLAND = "E92000001"
-LONDON = "E12000007"
-
-
-@dataclass(frozen=True)
-class Breakdown:
-    """Which series of an indicator: sex, age and category (empty: no category)."""
-
-    sex: str = m.ALL_PERSONS
-    age: str = m.ALL_AGES
-    category_type: str = ""
-    category: str = ""
-
-    @property
-    def label(self) -> str:
-        parts = [self.sex, self.age]
-        if self.category:
-            parts.append(self.category)
-        return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class IndicatorInfo:
-    """What a page needs to say about an indicator, without the ORM."""
-
-    id: str
-    name: str
-    unit: str | None
-    value_type: str
-    multiplier: float | None
-    polarity: str | None
-    decimals: int | None
-    source: str
-    fingertips_id: str | None
-    definition: str | None
-    data_loaded_at: datetime | None
-    comparison_level: float | None = None
-
-
-@dataclass(frozen=True)
-class Point:
-    """One observation as pages use it."""
-
-    area_code: str
-    area_name: str
-    area_type: str
-    period: str
-    time_period_sortable: int
-    value: float | None
-    lower_ci95: float | None
-    upper_ci95: float | None
-    lower_ci998: float | None
-    upper_ci998: float | None
-    count: float | None
-    denominator: float | None
-    value_note: str | None
-    illustrative: bool
-    published_england: str | None = None
-    published_trend: str | None = None
-    breakdown: Breakdown = field(default_factory=Breakdown)
-
-
-@dataclass(frozen=True)
-class AreaValue:
-    """An area's value with this project's comparison against the benchmark."""
-
-    point: Point
-    comparison: Judgement | None
-
-
-@dataclass
-class LatestTable:
-    """The latest period of an indicator across areas, each compared with the benchmark."""
-
-    indicator: IndicatorInfo
-    breakdown: Breakdown
-    period: str | None
-    benchmark: Point | None
-    rows: list[AreaValue]
-    illustrative: bool
-
-
-@dataclass
-class Spread:
-    """How values are spread across a set of peer areas (for spine charts and ranges)."""
-
-    count: int
-    minimum: float | None
-    q1: float | None
-    median: float | None
-    q3: float | None
-    maximum: float | None
-    better: int = 0
-    similar: int = 0
-    worse: int = 0
-    not_compared: int = 0
-
-
-@dataclass
-class IndicatorSummary:
-    """One line of an indicator list: latest city and country values, judgement, trend."""
-
-    indicator: IndicatorInfo
-    breakdown: Breakdown | None
-    period: str | None
-    city: Point | None
-    country: Point | None
-    comparison: Judgement | None
-    trend: Trend | None
-    targets: list[TargetProgress]
-    boroughs: Spread | None
-    illustrative: bool
-
-
-@dataclass
-class SpineRow:
-    """One indicator on an area's spine chart."""
-
-    indicator: IndicatorInfo
-    breakdown: Breakdown
-    period: str
-    area: Point
-    benchmark: Point | None
-    comparison: Judgement | None
-    peers: Spread
-    peer_type: str
-
-
-@dataclass
-class DataStatus:
-    """What the site says about its data: how fresh, and whether illustrative."""
-
-    last_updated: datetime | None
-    illustrative: bool
-    real_observations: int
-    illustrative_observations: int
-    releases: int
-
-
-# ---------------------------------------------------------------------------- judgements
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """An area compared with a benchmark: ``outcome`` is better / similar / worse, or
-    higher / similar / lower where no judgement applies, or "not compared"; the method
-    and confidence level say how (Fingertips' rules, from ``healthycity.outcomes.compare``).
-    """
-
-    outcome: str
-    benchmark_code: str
-    benchmark_value: float | None
-    method: str
-    confidence: float | None
-    choice: str = "default"
-
-
-@dataclass(frozen=True)
-class Trend:
-    """The recent trend over the last five points (``healthycity.outcomes.trend``)."""
-
-    outcome: str
-    method: str
-    points: int
-
-
-@dataclass(frozen=True)
-class TargetProgress:
-    """Progress to one target (``healthycity.outcomes.targets``): achieved, on track, off
-    track, not set or not enough data, with the method used."""
-
-    statement: str
-    link_kind: str
-    link_slug: str
-    status: str
-    method: str
-    target_value: float | None
-    target_period: str | None
-
-
-def _limits(point: Point, level: float) -> tuple[float | None, float | None]:
-    if level == 0.998:
-        return point.lower_ci998, point.upper_ci998
-    return point.lower_ci95, point.upper_ci95
-
-
-def _judgements(
-    indicator: IndicatorInfo,
-    points: Sequence[Point],
-    benchmark: Point,
-    comparison: str | None = None,
-) -> list[Judgement]:
-    """Every point judged against ``benchmark`` by the reader's ``comparison`` (the
-    indicator's default, one level at 95% or 99.8%, two levels, or CI overlap), with
-    ``healthycity.outcomes.compare`` doing the judging (Fingertips' rules, PHE's
-    technical guidance "Comparing values")."""
-    from healthycity.outcomes.compare import Method, compare_many, plan
-    from healthycity.outcomes.stats._levels import percent_text
-
-    how = plan(comparison, indicator.comparison_level)
-
-    def number(value: float | None) -> float:
-        return float("nan") if value is None else value
-
-    lows = {lv: [number(_limits(p, lv)[0]) for p in points] for lv in how.levels}
-    highs = {lv: [number(_limits(p, lv)[1]) for p in points] for lv in how.levels}
-    overlap = how.method is Method.CI_OVERLAP
-    b_low, b_high = _limits(benchmark, how.levels[0])
-    results = compare_many(
-        [number(p.value) for p in points],
-        lows,
-        highs,
-        number(benchmark.value),
-        polarity=indicator.polarity or m.NO_JUDGEMENT,
-        method=how.method,
-        benchmark_lower=number(b_low) if overlap else None,
-        benchmark_upper=number(b_high) if overlap else None,
-    )
-    method_text = (
-        how.method.value
-        if how.method is Method.TWO_LEVELS
-        else f"{how.method.value} ({percent_text(how.levels[0])})"
-    )
-    return [
-        Judgement(
-            outcome=r.label,
-            benchmark_code=benchmark.area_code,
-            benchmark_value=benchmark.value,
-            method=method_text,
-            confidence=r.level if how.method is Method.TWO_LEVELS else how.levels[0],
-            choice=how.choice.value,
-        )
-        for r in results
-    ]
-
-
-def compare_point(
-    indicator: IndicatorInfo, point: Point, benchmark: Point, comparison: str | None = None
-) -> Judgement:
-    """``point`` compared with ``benchmark`` by the reader's ``comparison``; by default
-    Fingertips' one-level test at the indicator's comparison level (95% unless the
-    published data showed 99.8%)."""
-    return _judgements(indicator, [point], benchmark, comparison)[0]
-
-
-def compare_points(
-    indicator: IndicatorInfo,
-    points: Sequence[Point],
-    benchmark: Point | None,
-    comparison: str | None = None,
-) -> list[Judgement | None]:
-    """``compare_point`` for many areas at once (vectorised); None for the benchmark
-    itself or when there is no benchmark."""
-    if benchmark is None:
-        return [None] * len(points)
-    judged = _judgements(indicator, points, benchmark, comparison)
-    return [
-        None if p.area_code == benchmark.area_code else j
-        for p, j in zip(points, judged, strict=True)
-    ]
-
-
-def trend_of(indicator: IndicatorInfo, points: Sequence[Point]) -> Trend | None:
-    """Fingertips' recent trend of a series (oldest first); None with fewer than five
-    points. Proportions use the chi-squared test for trend when every point has its
-    count and denominator, other measures (and proportions without counts) the
-    weighted test on their 95% intervals."""
-    from healthycity.outcomes.stats.errors import StatsInputError
-    from healthycity.outcomes.trend import POINTS, recent_trend
-
-    usable = [p for p in points if p.value is not None]
-    if len(usable) < POINTS:
-        return None
-    last = usable[-POINTS:]
-    counted = all(p.count is not None and p.denominator is not None for p in last)
-    as_proportion = indicator.value_type == m.PROPORTION and counted
-    try:
-        result = recent_trend(
-            polarity=indicator.polarity or m.NO_JUDGEMENT,
-            values=[p.value for p in last],
-            lower=[p.lower_ci95 for p in last],
-            upper=[p.upper_ci95 for p in last],
-            count=[p.count for p in last] if as_proportion else None,
-            denominator=[p.denominator for p in last] if as_proportion else None,
-            value_type=m.PROPORTION if as_proportion else indicator.value_type,
-        )
-    except StatsInputError:
-        return None
-    return Trend(outcome=result.outcome.value, method=result.description, points=len(last))
-
-
-def _decimal_year(day: date) -> float:
-    start = date(day.year, 1, 1).toordinal()
-    length = date(day.year + 1, 1, 1).toordinal() - start
-    return day.year + (day.toordinal() - start) / length
-
-
-def _progress(
-    target: m.Target, status: str, method: str, level: float | None = None
-) -> TargetProgress:
-    return TargetProgress(
-        statement=target.statement,
-        link_kind=target.link_kind,
-        link_slug=target.link_slug,
-        status=status,
-        method=method,
-        target_value=level,
-        target_period=target.target_period,
-    )
-
-
-def target_progress(
-    indicator: IndicatorInfo, targets: Sequence[m.Target], points: Sequence[Point]
-) -> list[TargetProgress]:
-    """Progress of a series (usually the city's) towards each target, by the statistics
-    team's projection (``healthycity.outcomes.targets``). A target's period end is its
-    date; a point's date is the end of its period. Relative and absolute changes are
-    turned into a level from the baseline (the stored baseline value, else the value
-    in the baseline period, else the first point)."""
-    from healthycity.outcomes.catalogue import period_end
-    from healthycity.outcomes.stats.errors import StatsInputError
-    from healthycity.outcomes.targets import progress_to_target
-
-    dated = [(period_end(p.period), p.value, p.period) for p in points if p.value is not None]
-    series = [(_decimal_year(d), v, label) for d, v, label in dated if d is not None]
-    found: list[TargetProgress] = []
-    for target in targets:
-        result = partial(_progress, target)
-        if target.status == m.TARGET_NOT_SET:
-            found.append(result("not set", "the source leaves the figure to be agreed"))
-            continue
-        if target.kind == "benchmark":
-            found.append(result("not set", f"a position ({target.benchmark}), not judged here"))
-            continue
-        direction = {"increase": "at_least", "decrease": "at_most"}.get(target.direction or "")
-        baseline = target.baseline_value
-        if baseline is None and series:
-            at_base = [v for _, v, label in series if label == target.baseline_period]
-            baseline = at_base[0] if at_base else series[0][1]
-        level: float | None
-        if target.kind in ("absolute", "zero"):
-            level = 0.0 if target.kind == "zero" else target.value
-            direction = direction or ("at_most" if target.kind == "zero" else None)
-        elif baseline is None:
-            found.append(result("not enough data", "no baseline value in the data"))
-            continue
-        elif target.kind == "relative_change":
-            sign = -1.0 if target.direction == "decrease" else 1.0
-            level = baseline * (1.0 + sign * (target.value or 0.0) / 100.0)
-        elif target.kind == "absolute_change":
-            sign = -1.0 if target.direction == "decrease" else 1.0
-            level = baseline + sign * (target.value or 0.0)
-        else:  # a direction with no figure: better than the baseline
-            level = baseline
-        when = target.target_date or period_end(target.target_period)
-        if when is None and series:
-            when = period_end(points[-1].period)
-        try:
-            progress = progress_to_target(
-                [t for t, _, _ in series],
-                [v for _, v, _ in series],
-                target=level,
-                target_time=_decimal_year(when) if when is not None else None,
-                direction=direction,
-                polarity=indicator.polarity,
-            )
-        except StatsInputError as exc:
-            found.append(result("not enough data", exc.reason, level))
-            continue
-        found.append(result(progress.status.value, progress.method, level))
-    return found
-
+from healthycity.outcomes.queries.values import (
+    AreaValue,
+    Breakdown,
+    DataStatus,
+    IndicatorInfo,
+    IndicatorSummary,
+    Judgement,
+    LatestTable,
+    Point,
+    SpineRow,
+    Spread,
+    Trend,
+    compare_point,
+    compare_points,
+    target_progress,
+    trend_of,
+)
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -422,11 +48,6 @@ def indicator_info(row: m.Indicator) -> IndicatorInfo:
         data_loaded_at=row.data_loaded_at,
         comparison_level=row.comparison_level,
     )
-
-
-def get_indicator(session: Session, indicator_id: str) -> IndicatorInfo | None:
-    row = session.get(m.Indicator, indicator_id)
-    return indicator_info(row) if row is not None else None
 
 
 def point_of(obs: m.Observation, area: Any) -> Point:
@@ -555,10 +176,6 @@ def areas_within(session: Session, ancestor: str, area_type: str | None = None) 
     return sorted(found, key=lambda a: a.name)
 
 
-def _polarity(indicator: IndicatorInfo) -> str | None:
-    return indicator.polarity
-
-
 def _compare(
     indicator: IndicatorInfo,
     point: Point,
@@ -673,7 +290,7 @@ def indicator_summaries(
     link_kind: str | None = None,
     slug: str | None = None,
     indicator_ids: Sequence[str] | None = None,
-    city: str = LONDON,
+    city: str = DEFAULT_CITY,
     country: str = ENGLAND,
 ) -> list[IndicatorSummary]:
     """The indicator list: each indicator's latest city and country values, the city's
@@ -827,22 +444,3 @@ def data_status(session: Session) -> DataStatus:
         illustrative_observations=illustrative,
         releases=int(releases),
     )
-
-
-def with_breakdown(point: Point, breakdown: Breakdown) -> Point:
-    return replace(point, breakdown=breakdown)
-
-
-def as_dict(value: Any) -> Any:
-    """Dataclasses (nested) → JSON-ready dicts, for the ``.json`` twins and the API."""
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: as_dict(v) for k, v in asdict(value).items()}
-    if isinstance(value, list | tuple):
-        return [as_dict(v) for v in value]
-    if isinstance(value, dict):
-        return {k: as_dict(v) for k, v in value.items()}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value

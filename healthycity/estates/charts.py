@@ -1,0 +1,137 @@
+"""Vega-Lite specs for the estates pages: each chart is data in, spec out.
+
+Each spec is drawn from the same rows its table twin lists, so the chart and the table
+cannot disagree. Risk bands keep one order and one colour ramp everywhere (high darkest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from healthycity.core.charts import NHS_BLUE, NHS_DARK_GREY
+
+Spec = dict[str, Any]
+WIDTH = 560
+BAND_ORDER = ["high", "significant", "moderate", "low"]
+BAND_COLOURS = ["#8a1538", "#d5281b", "#ed8b00", "#ffb81c"]
+
+
+def _band_colour(title: str) -> dict[str, Any]:
+    return {
+        "field": "band",
+        "type": "nominal",
+        "sort": BAND_ORDER,
+        "scale": {"domain": BAND_ORDER, "range": BAND_COLOURS},
+        "legend": {"title": title, "orient": "bottom"},
+    }
+
+
+def backlog_bars(rows: Sequence[dict[str, Any]], category: str, title: str) -> Spec:
+    """Stacked horizontal bars: backlog (£m) by risk band for each ``category`` value.
+    ``rows`` carry ``category``, ``band`` and ``pounds``."""
+    values = [r | {"millions": (r["pounds"] or 0) / 1e6} for r in rows]
+    return {
+        "width": WIDTH,
+        "height": {"step": 26},
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "y": {"field": category, "type": "nominal", "title": None, "sort": None},
+            "x": {"field": "millions", "type": "quantitative", "title": "Backlog (£ million)"},
+            "color": _band_colour(title),
+            "order": {"field": "band_order", "type": "ordinal"},
+        },
+    }
+
+
+def backlog_trend(rows: Sequence[dict[str, Any]]) -> Spec:
+    """Stacked columns of backlog (£m) by risk band, one column per year."""
+    values = [r | {"millions": (r["pounds"] or 0) / 1e6} for r in rows]
+    return {
+        "width": WIDTH,
+        "height": 260,
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "year", "type": "ordinal", "title": "Financial year"},
+            "y": {"field": "millions", "type": "quantitative", "title": "Backlog (£ million)"},
+            "color": _band_colour("Risk band"),
+            "order": {"field": "band_order", "type": "ordinal"},
+        },
+    }
+
+
+def share_against_target(
+    rows: Sequence[dict[str, Any]], field: str, title: str, target: float
+) -> Spec:
+    """Bars of a percentage for each place, with the target drawn as a labelled rule."""
+    return {
+        "width": WIDTH,
+        "height": {"step": 26},
+        "layer": [
+            {
+                "data": {"values": list(rows)},
+                "mark": {"type": "bar", "color": NHS_BLUE},
+                "encoding": {
+                    "y": {"field": "place", "type": "nominal", "title": None, "sort": None},
+                    "x": {"field": field, "type": "quantitative", "title": title},
+                },
+            },
+            {
+                "data": {"values": [{"target": target}]},
+                "mark": {"type": "rule", "color": NHS_DARK_GREY, "strokeDash": [6, 3]},
+                "encoding": {"x": {"field": "target", "type": "quantitative"}},
+            },
+            {
+                "data": {"values": [{"target": target, "label": f"Target {target:g}%"}]},
+                "mark": {"type": "text", "align": "left", "dx": 4, "dy": -6, "color": NHS_DARK_GREY},
+                "encoding": {
+                    "x": {"field": "target", "type": "quantitative"},
+                    "y": {"value": 0},
+                    "text": {"field": "label"},
+                },
+            },
+        ],
+    }
+
+
+def site_map(points: Sequence[dict[str, Any]], boundaries: Sequence[dict[str, Any]]) -> Spec:
+    """Sites as circles sized by backlog, over borough boundaries when they are loaded.
+
+    ``points`` carry ``name``, ``latitude``, ``longitude``, ``backlog_millions`` and
+    ``subregion``; ``boundaries`` are GeoJSON features (may be empty).
+    """
+    layers: list[Spec] = []
+    if boundaries:
+        layers.append(
+            {
+                "data": {"values": list(boundaries), "format": {"type": "json"}},
+                "mark": {"type": "geoshape", "fill": "#f0f4f5", "stroke": "#aeb7bd"},
+            }
+        )
+    layers.append(
+        {
+            "data": {"values": list(points)},
+            "mark": {"type": "circle", "opacity": 0.75, "stroke": "white", "strokeWidth": 0.5},
+            "encoding": {
+                "longitude": {"field": "longitude", "type": "quantitative"},
+                "latitude": {"field": "latitude", "type": "quantitative"},
+                "size": {
+                    "field": "backlog_millions",
+                    "type": "quantitative",
+                    "title": "Backlog (£m)",
+                    "scale": {"range": [20, 900]},
+                    "legend": {"orient": "bottom"},
+                },
+                "color": {
+                    "field": "subregion",
+                    "type": "nominal",
+                    "title": "Sub-region",
+                    "scale": {"scheme": "tableau10"},
+                    "legend": {"orient": "bottom"},
+                },
+            },
+        }
+    )
+    return {"width": WIDTH, "height": 460, "projection": {"type": "mercator"}, "layer": layers}

@@ -1,0 +1,197 @@
+"""The open data API's shapes: every response's pydantic model and the path parameters.
+
+Kept apart from the routes (``api.py``) so a reader sees the published contract in one
+place; the OpenAPI document is generated from these models, so changing one is changing
+``/api/v1``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BaseModel, Field
+
+PREFIX = "/api/v1"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+CODE_PATTERN = r"^[A-Za-z0-9]{1,16}$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+TEXT_PATTERN = r"^[^\x00-\x1f]{1,100}$"
+COMPARISON_HELP = (
+    "How areas are compared with the benchmark, as Fingertips offers: default (the "
+    "indicator's own level, 95% unless its data use 99.8%), 95 or 99.8 (one level), "
+    "two-levels (95% and 99.8%: 'better (99.8%)', 'better (95%)') or ci-overlap (the "
+    "area's 95% interval against the benchmark's; not compared where the benchmark has "
+    "no interval)"
+)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found"}}
+
+IndicatorId = Annotated[str, Path(pattern=ID_PATTERN, description="Indicator ID, e.g. 90631")]
+AreaCode = Annotated[str, Path(pattern=CODE_PATTERN, description="ONS area code, e.g. E09000007")]
+Slug = Annotated[str, Path(pattern=SLUG_PATTERN, description="Slug, e.g. healthy-start")]
+
+
+# ------------------------------------------------------------------------- models
+
+
+class Link(BaseModel):
+    kind: str = Field(description="aspiration or commitment")
+    slug: str
+
+
+class IndicatorOut(BaseModel):
+    id: str
+    name: str
+    unit: str | None
+    value_type: str
+    polarity: str | None
+    source: str = Field(description="pack, fingertips, csv or demo: where the definition came from")
+    fingertips_id: str | None
+    links: list[Link]
+
+
+class TargetOut(BaseModel):
+    link_kind: str
+    link_slug: str
+    statement: str
+    kind: str
+    status: str = Field(description="set or not_set (the source left the figure open)")
+    value: float | None
+    unit: str | None
+    target_period: str | None
+
+
+class IndicatorDetail(IndicatorOut):
+    definition: str | None
+    rationale: str | None
+    methodology: str | None
+    multiplier: float | None
+    numerator_definition: str | None
+    numerator_source: str | None
+    denominator_definition: str | None
+    denominator_source: str | None
+    standard_population: str | None
+    confidence_interval_method: str | None
+    disclosure_control: str | None
+    caveats: str | None
+    data_source: str | None
+    frequency: str | None
+    last_updated: str | None
+    targets: list[TargetOut]
+
+
+class ObservationOut(BaseModel):
+    area_code: str
+    area_name: str
+    area_type: str
+    period: str
+    time_period_sortable: int
+    sex: str
+    age: str
+    category_type: str
+    category: str
+    value: float | None
+    lower_ci95: float | None
+    upper_ci95: float | None
+    lower_ci998: float | None
+    upper_ci998: float | None
+    count: float | None
+    denominator: float | None
+    value_note: str | None
+    illustrative: bool
+
+
+class DataOut(BaseModel):
+    indicator_id: str
+    total: int
+    offset: int
+    limit: int
+    rows: list[ObservationOut]
+
+
+class ComparisonRow(BaseModel):
+    area_code: str
+    area_name: str
+    value: float | None
+    lower_ci95: float | None
+    upper_ci95: float | None
+    comparison: str = Field(
+        description="better, similar, worse, higher, lower, not compared; with two levels "
+        "the level follows, as in 'better (99.8%)'"
+    )
+    method: str | None
+    confidence: float | None
+
+
+class ComparisonsOut(BaseModel):
+    indicator_id: str
+    benchmark: str
+    comparison_method: str = Field(description="How every row was judged, in words")
+    benchmark_value: float | None
+    period: str | None
+    sex: str | None
+    age: str | None
+    illustrative: bool
+    rows: list[ComparisonRow]
+
+
+class TrendOut(BaseModel):
+    indicator_id: str
+    area_code: str
+    outcome: str | None
+    method: str | None
+    points: int
+
+
+class ProgressOut(BaseModel):
+    statement: str
+    link_kind: str
+    link_slug: str
+    status: str = Field(description="achieved, on track, off track, not set, not enough data")
+    method: str
+    target_value: float | None
+    target_period: str | None
+
+
+class AreaOut(BaseModel):
+    code: str
+    name: str
+    area_type: str
+    parent_code: str | None
+
+
+class AreaDetail(AreaOut):
+    population: int | None
+    children: list[AreaOut]
+
+
+class ProfileRow(BaseModel):
+    indicator_id: str
+    indicator_name: str
+    period: str
+    value: float | None
+    benchmark_value: float | None
+    comparison: str
+    comparison_method: str | None = Field(
+        None, description="How the comparison was made (method and confidence level)"
+    )
+    peers: int
+    peer_minimum: float | None
+    peer_median: float | None
+    peer_maximum: float | None
+
+
+class ThemeOut(BaseModel):
+    slug: str
+    number: int | None
+    title: str
+    statements: list[str]
+    indicator_ids: list[str]
+
+
+class StatusOut(BaseModel):
+    last_updated: str | None
+    illustrative: bool
+    real_observations: int
+    illustrative_observations: int
+    releases: int
