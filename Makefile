@@ -42,6 +42,7 @@ assets: $(STATIC_NHSUK)/.stamp
 run: install
 	$(HC) db upgrade
 	$(HC) pack load london
+	$(HC) load published
 	$(HC) demo load
 	$(HC) serve
 

@@ -53,15 +53,19 @@ def serve(
     ctx: typer.Context,
     host: str | None = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port to listen on (default 8000)."),
-    workers: int = typer.Option(
-        1,
+    workers: int | None = typer.Option(
+        None,
         min=1,
         max=64,
-        help="Worker processes (one per core; sessions and data live in the database, so "
-        "any worker can answer any request).",
+        help="Worker processes (default: HEALTHYCITY_WORKERS, else one per CPU core). "
+        "Sessions and data live in the database and finished pages in a cache shared on "
+        "disk, so any worker can answer any request.",
     ),
 ) -> None:
-    """Serve the public site and the workspace."""
+    """Serve the public site and the workspace.
+
+    The port opens at once; the pages people open first are rendered into the shared
+    cache in the background (docs/deployment.md)."""
     import os
 
     import uvicorn
@@ -73,24 +77,24 @@ def serve(
     cli.engine()
     host = host or settings.host
     port = port or settings.port
+    workers = workers or settings.workers or os.cpu_count() or 1
     plural = "es" if workers > 1 else ""
     typer.echo(
         f"healthycity is serving on http://{host}:{port} with {workers} process{plural} "
         "(Ctrl+C to stop)"
     )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+    }
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), **options)
         return
     # Each worker builds its app from the environment: hand the chosen database on.
     os.environ["HEALTHYCITY_DATABASE_URL"] = settings.database_url
-    uvicorn.run(
-        "healthycity.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    uvicorn.run("healthycity.web.app:create_app", factory=True, workers=workers, **options)
 
 
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)

@@ -6,6 +6,9 @@ update and delete the ORM performs — cascades and orphan removals included —
 `AuditRecord` row on the same connection, so the change and its record commit or roll
 back together. A change with no acting person named on the session is refused.
 
+`AuditRecord`, the trail's table, lives here with the code that writes it, so the
+account tables (`auth_models`) can mix in `Audited` without a cycle back to this module.
+
 Records are append-only: the ORM refuses to change them, and triggers created by the migration
 refuse UPDATE and DELETE in the database itself.
 """
@@ -18,14 +21,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    event,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapper, Session, object_session
+from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column, object_session
 
-if TYPE_CHECKING:
-    from healthycity.core.auth_models import AuditRecord
+from healthycity.core.db import Base
+from healthycity.core.models import utcnow
 
 ACTOR_KEY = "healthycity.actor"
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -37,6 +51,34 @@ UNLOCKED = "unlocked"
 PASSWORD_CHANGED = "password changed"  # noqa: S105 - an action's name
 PASSWORD_RESET = "password reset"  # noqa: S105 - an action's name
 RESET_LINK_ISSUED = "reset link issued"
+
+
+class AuditRecord(Base):
+    """One change to one record: who, when, what, and the record before and after.
+
+    Append-only: the ORM refuses to update or delete these rows and the database has
+    triggers that refuse it too (created by the migration that made the table).
+    """
+
+    __tablename__ = "audit_record"
+    __table_args__ = (
+        Index("ix_audit_record_record", "record_type", "record_id"),
+        Index("ix_audit_record_parent", "parent_type", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(254))
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(String(200))
+    parent_type: Mapped[str | None] = mapped_column(String(40))
+    parent_id: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuditError(RuntimeError):
@@ -69,10 +111,6 @@ class Audited:
 
     def audit_parent(self) -> tuple[str, str] | None:
         return None
-
-
-def set_actor(session: Session, actor: Actor) -> None:
-    session.info[ACTOR_KEY] = actor
 
 
 @contextmanager
@@ -176,7 +214,6 @@ def _write(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    from healthycity.core.auth_models import AuditRecord
 
     actor = _actor_for(obj)
     parent = obj.audit_parent()
@@ -218,7 +255,6 @@ event.listen(Audited, "after_delete", _after_delete, propagate=True)
 
 @event.listens_for(Session, "before_flush")
 def _refuse_rewriting_history(session: Session, _context: object, _instances: object) -> None:
-    from healthycity.core.auth_models import AuditRecord
 
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditRecord):
@@ -242,7 +278,6 @@ def record_event(
     that does them names them here. The record is added to ``session`` and commits or
     rolls back with the rest of its transaction. ``actor`` defaults to the session's.
     """
-    from healthycity.core.auth_models import AuditRecord
 
     who = actor or session.info.get(ACTOR_KEY)
     if not isinstance(who, Actor):
@@ -268,8 +303,6 @@ def history(
 ) -> list[AuditRecord]:
     """Every change to one record (and, by default, to the records that belong to it)."""
     from sqlalchemy import and_, or_
-
-    from healthycity.core.auth_models import AuditRecord
 
     own = and_(AuditRecord.record_type == record_type, AuditRecord.record_id == record_id)
     condition = own

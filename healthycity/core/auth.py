@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from healthycity.core.auth_models import (
@@ -596,10 +596,6 @@ def principal_from_token(session: Session, secret: str) -> Principal | None:
     if account is None or not account.active:
         return None
     return principal_for(account, via="token")
-
-
-def count_accounts(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Account)) or 0)
 
 
 __all__ = [

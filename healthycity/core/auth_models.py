@@ -9,15 +9,11 @@ label as text and no foreign key: deleting an account must never delete its hist
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -116,34 +112,6 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class AuditRecord(Base):
-    """One change to one record: who, when, what, and the record before and after.
-
-    Append-only: the ORM refuses to update or delete these rows and the database has
-    triggers that refuse it too (created by the migration that made the table).
-    """
-
-    __tablename__ = "audit_record"
-    __table_args__ = (
-        Index("ix_audit_record_record", "record_type", "record_id"),
-        Index("ix_audit_record_parent", "parent_type", "parent_id"),
-    )
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(Integer)
-    actor: Mapped[str] = mapped_column(String(254))
-    record_type: Mapped[str] = mapped_column(String(40))
-    record_id: Mapped[str] = mapped_column(String(200))
-    parent_type: Mapped[str | None] = mapped_column(String(40))
-    parent_id: Mapped[str | None] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(20))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SignInThrottle(Base):

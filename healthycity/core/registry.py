@@ -47,7 +47,11 @@ INSTALLED: tuple[str, ...] = (
 )
 
 # Tables of the plumbing itself (loaded pack, accounts, audit), migrated with the rest.
-CORE_MODELS: tuple[str, ...] = ("healthycity.core.models", "healthycity.core.auth_models")
+CORE_MODELS: tuple[str, ...] = (
+    "healthycity.core.models",
+    "healthycity.core.audit",
+    "healthycity.core.auth_models",
+)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="port `serve` listens on")
     demo_data: bool = Field(True, description="load illustrative data when no real data exist")
     cache_dir: str = Field("./var/cache", description="where API responses and charts are cached")
+    workers: int = Field(
+        0, ge=0, le=64, description="worker processes for `serve`; 0 means one per CPU core"
+    )
+    page_cache: bool = Field(
+        True,
+        description="serve public pages, twins and API answers from finished responses "
+        "stored per data version (under cache_dir/pages)",
+    )
+    page_cache_max_age: int = Field(
+        60, ge=0, le=86400, description="seconds a browser or CDN may reuse a public page"
+    )
+    page_cache_memory_mb: int = Field(
+        128, ge=1, le=65536, description="finished responses each worker keeps in memory (MB)"
+    )
 
     @field_validator("database_url")
     @classmethod

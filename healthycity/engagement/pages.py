@@ -368,7 +368,7 @@ def receipt_json(request: Request, code: str = "") -> Response:
     from healthycity.core.web.twins import json_response
 
     response = json_response(_receipt_data(request, code))
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -385,7 +385,7 @@ def receipt(request: Request, code: str = "") -> Response:
         code=code.strip(),
         anonymous_token=token,
     )
-    page.headers["Cache-Control"] = "no-store"
+    page.headers["Cache-Control"] = "private, no-store"
     return _with_cookie(request, page, token)
 
 
@@ -414,8 +414,9 @@ def privacy(request: Request) -> Response:
 
 
 def site_paths(session: Session) -> list[str]:
-    """The public pages the static site exports (no forms: those need the server)."""
-    paths = ["/consultations", "/consultations/privacy", "/polls"]
+    """The public pages (with twins) the static site exports. Forms need the server; the
+    privacy page has no twins and is exported by following the links to it."""
+    paths = ["/consultations", "/polls"]
     paths += [f"/consultations/{r.slug}/results" for r in service.public(session)]
     paths += [f"/polls/{s.slug}" for s in polls.series_list(session)]
     return paths

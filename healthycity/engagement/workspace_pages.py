@@ -268,7 +268,7 @@ def moderation(request: Request, consultation_id: int, error: str = "") -> Respo
         choices=((SHOWN, "Publish"), (REJECTED, "Do not publish")),
         error=error,
     )
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

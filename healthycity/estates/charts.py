@@ -85,7 +85,13 @@ def share_against_target(
             },
             {
                 "data": {"values": [{"target": target, "label": f"Target {target:g}%"}]},
-                "mark": {"type": "text", "align": "left", "dx": 4, "dy": -6, "color": NHS_DARK_GREY},
+                "mark": {
+                    "type": "text",
+                    "align": "left",
+                    "dx": 4,
+                    "dy": -6,
+                    "color": NHS_DARK_GREY,
+                },
                 "encoding": {
                     "x": {"field": "target", "type": "quantitative"},
                     "y": {"value": 0},

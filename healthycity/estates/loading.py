@@ -12,7 +12,7 @@ Why it reads this way:
 - The standard csv module rather than Polars: these files are under a megabyte, and
   the checks need each cell's exact published text and its row number.
 - No path is built in here: the files are what the command line was given (the package
-  never reads ``../shared``).
+  reads no data folder of its own at run time).
 """
 
 from __future__ import annotations
@@ -274,7 +274,9 @@ def _site(
     cache[key] = site
 
 
-def write_eric(session: Session, parsed: ParsedFile, result: LoadResult, tick: Callable[[], None]) -> None:
+def write_eric(
+    session: Session, parsed: ParsedFile, result: LoadResult, tick: Callable[[], None]
+) -> None:
     """Upsert one checked ERIC file's organisations, sites and returns."""
     assert parsed.year is not None
     year = parsed.year

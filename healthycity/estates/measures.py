@@ -79,7 +79,9 @@ def surplus_m2(f: SiteFigures) -> Array:
     figure before (ERIC split it in 2015/16). NaN where a site reported neither."""
     empty = share_m2(f.gia, f.empty_pct)
     under = share_m2(f.gia, f.under_used_pct)
-    split = np.where(np.isnan(empty) & np.isnan(under), np.nan, np.nan_to_num(empty) + np.nan_to_num(under))
+    split = np.where(
+        np.isnan(empty) & np.isnan(under), np.nan, np.nan_to_num(empty) + np.nan_to_num(under)
+    )
     return np.where(np.isnan(split), share_m2(f.gia, f.unutilised_pct), split)
 
 
@@ -117,9 +119,7 @@ def measures(f: SiteFigures, groups: Groups, n: int) -> dict[str, Array]:
         "not_suitable_share": group_ratio(
             share_m2(f.occupied, f.not_suitable_pct), f.occupied, groups, n
         ),
-        "non_clinical_share": group_ratio(
-            f.non_clinical, f.clinical + f.non_clinical, groups, n
-        ),
+        "non_clinical_share": group_ratio(f.non_clinical, f.clinical + f.non_clinical, groups, n),
         "land_owned_ha": group_sum(f.land_owned, groups, n),
         "land_not_delivering_ha": group_sum(f.land_not_delivering, groups, n),
         "running_cost_per_m2": group_ratio(f.running_cost, f.gia, groups, n),

@@ -107,7 +107,9 @@ def _map(session: Session, year: str) -> Chart:
     return _chart("sites", "London NHS sites by backlog", description, spec, table)
 
 
-def _london_charts(session: Session, data: dict[str, Any], trend: list[dict[str, Any]]) -> list[Chart]:
+def _london_charts(
+    session: Session, data: dict[str, Any], trend: list[dict[str, Any]]
+) -> list[Chart]:
     year = data["year"]
     places = {v["name"]: v for v in data["subregions"].values()}
     by_band = _band_rows("place", places)
@@ -118,7 +120,10 @@ def _london_charts(session: Session, data: dict[str, Any], trend: list[dict[str,
         f"Stacked bars of backlog maintenance cost by risk band for each sub-region in {year}."
         + (f" {top[1]['name']} has the largest backlog." if top else ""),
         charts.backlog_bars(by_band, "place", "Risk band"),
-        Table(["subregion", "band", "backlog_pounds"], [[r["place"], r["band"], r["pounds"]] for r in by_band]),
+        Table(
+            ["subregion", "band", "backlog_pounds"],
+            [[r["place"], r["band"], r["pounds"]] for r in by_band],
+        ),
     )
     trend_rows = _band_rows("year", {t["year"]: t for t in trend})
     over_time = _chart(
@@ -127,7 +132,10 @@ def _london_charts(session: Session, data: dict[str, Any], trend: list[dict[str,
         f"Stacked columns of London's backlog maintenance cost by risk band for "
         f"{len(trend)} years, {trend[0]['year']} to {trend[-1]['year']}.",
         charts.backlog_trend(trend_rows),
-        Table(["year", "band", "backlog_pounds"], [[r["year"], r["band"], r["pounds"]] for r in trend_rows]),
+        Table(
+            ["year", "band", "backlog_pounds"],
+            [[r["year"], r["band"], r["pounds"]] for r in trend_rows],
+        ),
     )
     shares = [
         {"place": v["name"], "pct": v["empty_under_used_pct"]}
@@ -188,7 +196,10 @@ def _about() -> dict[str, Any]:
     return {
         "caveat": service.CAVEAT,
         "attribution": service.ATTRIBUTION,
-        "targets": {"non_clinical": NON_CLINICAL_TARGET_PCT, "surplus": EMPTY_UNDER_USED_TARGET_PCT},
+        "targets": {
+            "non_clinical": NON_CLINICAL_TARGET_PCT,
+            "surplus": EMPTY_UNDER_USED_TARGET_PCT,
+        },
     }
 
 
@@ -202,7 +213,8 @@ def organisation_page(request: Request, code: str, year: str | None = None) -> P
         chosen = _year(session, year) if year else history[-1]["year"]
         sites = service.sites_of(session, code, chosen)
         predecessors = [
-            o.code for o in session.scalars(select(type(org)).where(type(org).successor_code == code))
+            o.code
+            for o in session.scalars(select(type(org)).where(type(org).successor_code == code))
         ]
     trend_rows = _band_rows("year", {h["year"]: h for h in history})
     chart = _chart(
@@ -211,13 +223,21 @@ def organisation_page(request: Request, code: str, year: str | None = None) -> P
         f"Stacked columns of {org.name}'s backlog maintenance cost by risk band for each "
         "year it filed site returns.",
         charts.backlog_trend(trend_rows),
-        Table(["year", "band", "backlog_pounds"], [[r["year"], r["band"], r["pounds"]] for r in trend_rows]),
+        Table(
+            ["year", "band", "backlog_pounds"],
+            [[r["year"], r["band"], r["pounds"]] for r in trend_rows],
+        ),
     )
     site_table = Table(
         ["site", "name", "site_type", "aggregate", *FIGURE_COLUMNS],
         [
-            [r.ret.site_code, r.site.name if r.site else r.ret.site_code, r.ret.site_type,
-             bool(r.site and r.site.is_aggregate), *figure_row(e)]
+            [
+                r.ret.site_code,
+                r.site.name if r.site else r.ret.site_code,
+                r.ret.site_type,
+                bool(r.site and r.site.is_aggregate),
+                *figure_row(e),
+            ]
             for r, e in sites
         ],
     )
@@ -238,8 +258,15 @@ def organisation_page(request: Request, code: str, year: str | None = None) -> P
         "estates/organisation.html",
         org.name,
         context=_about()
-        | {"org": org, "history": history, "sites": sites, "chart": chart, "year": chosen,
-           "predecessors": predecessors, "site_table": site_table},
+        | {
+            "org": org,
+            "history": history,
+            "sites": sites,
+            "chart": chart,
+            "year": chosen,
+            "predecessors": predecessors,
+            "site_table": site_table,
+        },
         data=data,
         table=trend_table(history),
         tables={"sites": site_table, "backlog-trend": chart.table},
@@ -276,8 +303,12 @@ def site_page(request: Request, org_code: str, site_code: str) -> Page:
     table = Table(
         ["year", "site_type", *RETURN_FIELDS, "missing"],
         [
-            [r.year, r.site_type, *(getattr(r, f) for f in RETURN_FIELDS),
-             "; ".join(f"{k}: {v}" for k, v in sorted(r.missing.items()))]
+            [
+                r.year,
+                r.site_type,
+                *(getattr(r, f) for f in RETURN_FIELDS),
+                "; ".join(f"{k}: {v}" for k, v in sorted(r.missing.items())),
+            ]
             for r in returns
         ],
     )
@@ -299,7 +330,9 @@ def site_page(request: Request, org_code: str, site_code: str) -> Page:
     }
     return Page(
         "estates/site.html",
-        f"{site.name} ({org.name})" if not site.is_aggregate else f"{org.name}: aggregated small sites",
+        f"{site.name} ({org.name})"
+        if not site.is_aggregate
+        else f"{org.name}: aggregated small sites",
         context=_about() | {"site": site, "org": org, "table": table},
         data=data,
         table=table,
@@ -313,9 +346,13 @@ def site_paths(session: Session) -> list[str]:
     paths = ["/estates"]
     if not service.years(session):
         return paths
-    codes = sorted({r.org.code for y in service.years(session) for r in service.site_rows(session, y)})
+    codes = sorted(
+        {r.org.code for y in service.years(session) for r in service.site_rows(session, y)}
+    )
     paths += [f"/estates/organisations/{c}" for c in codes]
-    sites = session.scalars(select(EstatesSite).order_by(EstatesSite.org_code, EstatesSite.site_code))
+    sites = session.scalars(
+        select(EstatesSite).order_by(EstatesSite.org_code, EstatesSite.site_code)
+    )
     paths += [f"/estates/sites/{s.org_code}/{s.site_code}" for s in sites]
     return paths
 

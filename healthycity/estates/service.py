@@ -97,9 +97,7 @@ def site_rows(session: Session, year: str) -> list[Row]:
 
 
 def _column(values: Iterable[Decimal | float | None], scale: float = 1.0) -> m.Array:
-    return np.array(
-        [np.nan if v is None else float(v) * scale for v in values], dtype=np.float64
-    )
+    return np.array([np.nan if v is None else float(v) * scale for v in values], dtype=np.float64)
 
 
 def figures(rows: list[Row]) -> m.SiteFigures:
@@ -313,8 +311,7 @@ def site_returns(session: Session, org_code: str, site_code: str) -> list[Estate
 def counts(session: Session) -> dict[str, int]:
     """How much is loaded: organisations, sites and returns."""
     return {
-        "organisations": session.scalar(select(func.count()).select_from(EstatesOrganisation))
-        or 0,
+        "organisations": session.scalar(select(func.count()).select_from(EstatesOrganisation)) or 0,
         "sites": session.scalar(select(func.count()).select_from(EstatesSite)) or 0,
         "returns": session.scalar(select(func.count()).select_from(EstatesReturn)) or 0,
     }

@@ -49,7 +49,9 @@ def figure_row(entry: dict[str, Any]) -> list[Any]:
 
 def summary_table(data: dict[str, Any]) -> Table:
     """London, then each sub-region, then each organisation, for the summary's year."""
-    rows: list[list[Any]] = [[data["year"], "london", "LONDON", "London", *figure_row(data["london"])]]
+    rows: list[list[Any]] = [
+        [data["year"], "london", "LONDON", "London", *figure_row(data["london"])]
+    ]
     for code, entry in data["subregions"].items():
         rows.append([data["year"], "subregion", code, entry.get("name"), *figure_row(entry)])
     for code, entry in data["organisations"].items():

@@ -16,9 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import httpx
-import orjson
 from fastapi import Body, FastAPI, Path, Query, Request
-from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 
 from healthycity.exchange.access import relationships
@@ -30,29 +28,23 @@ from healthycity.exchange.access.policy import (
     TokenError,
     TokenVerifier,
 )
+from healthycity.exchange.consents import add_consent_routes
 from healthycity.exchange.db import make_engine
 from healthycity.exchange.federation import nodes
 from healthycity.exchange.federation.fanout import federator_for
+from healthycity.exchange.fhirhttp import FhirResponse, SecurityHeaders, to_response
 from healthycity.exchange.gate import Reply, RequestInfo, operation_outcome
 from healthycity.exchange.identity.nhsnumber import NHS_NUMBER_SYSTEM
 from healthycity.exchange.operations import SEARCHABLE_TYPES, ExchangeService
 from healthycity.exchange.settings import ExchangeSettings
 from healthycity.exchange.stewardship import add_stewardship_routes
 
-FHIR_JSON = "application/fhir+json"
 #: Where the exchange's own operations are named (they are described in docs/exchange.md).
 OPERATIONS = "https://healthycity.invalid/fhir/OperationDefinition"
 
 
-class FhirResponse(Response):
-    media_type = FHIR_JSON
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
 def _reply(reply: Reply) -> FhirResponse:
-    return FhirResponse(reply.body, status_code=reply.status, headers=reply.headers)
+    return to_response(reply)
 
 
 def tune_garbage_collector(gen0_threshold: int) -> None:
@@ -91,6 +83,7 @@ def verifier_from_settings(settings: ExchangeSettings) -> TokenVerifier | None:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway=settings.jwt_leeway_seconds,
+        max_lifetime=settings.token_max_lifetime_seconds,
     )
 
 
@@ -122,7 +115,19 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             for t in SEARCHABLE_TYPES
         ),
         {"type": "Binary", "interaction": [{"code": "read"}]},
-        {"type": "Consent", "interaction": [{"code": "create"}]},
+        {
+            "type": "Consent",
+            "interaction": [
+                {"code": "create"},
+                {"code": "read"},
+                {"code": "update"},
+                {"code": "search-type"},
+            ],
+            "searchParam": [
+                {"name": "patient", "type": "reference"},
+                {"name": "status", "type": "token"},
+            ],
+        },
     ]
     return {
         "resourceType": "CapabilityStatement",
@@ -209,7 +214,15 @@ def create_app(
             await state["service"].recorder.aclose()
             await federator.aclose()
 
+    docs = (
+        settings.api_docs
+        if settings.api_docs is not None
+        else settings.environment == "development"
+    )
     app = FastAPI(
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
         title="healthycity pan-London exchange",
         description="FHIR R4 federated read over the local exchanges, with consent, "
         "role-based access and a hash-chained audit trail.",
@@ -217,6 +230,7 @@ def create_app(
         lifespan=lifespan,
         default_response_class=FhirResponse,
     )
+    app.add_middleware(SecurityHeaders)
 
     def service() -> ExchangeService:
         return state["service"]
@@ -236,6 +250,8 @@ def create_app(
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         try:
+            if len(header) > settings.max_authorization_bytes:
+                raise TokenError("the Authorization header is too large")
             if verifier is None:
                 raise TokenError("the exchange has no token keys configured")
             if scheme.lower() != "bearer" or not token.strip():
@@ -338,15 +354,6 @@ def create_app(
             return principal
         return _reply(await service().access_log(info_of(request, principal), person_id))
 
-    @app.post("/Consent", summary="A citizen states their sharing wishes (FHIR Consent)")
-    async def create_consent(
-        request: Request, resource: Annotated[dict[str, Any], Body()]
-    ) -> FhirResponse:
-        principal = await authenticate(request, interaction="create", action="create Consent")
-        if isinstance(principal, FhirResponse):
-            return principal
-        return _reply(await service().record_consent(info_of(request, principal), resource))
-
     @app.get("/Binary/{token}", summary="A document's content, through a signed link")
     async def binary(
         request: Request, token: Annotated[str, Path(max_length=2000)]
@@ -359,6 +366,7 @@ def create_app(
     for resource_type in SEARCHABLE_TYPES:
         _add_type_search(app, resource_type, authenticate, info_of, service)
     add_stewardship_routes(app, authenticate, info_of, service)
+    add_consent_routes(app, authenticate, info_of, service)
 
     return app
 

@@ -104,6 +104,8 @@ class _Kind:
     action: str
     requested_types: Sequence[str]
     finish: Finish
+    #: When set, only these types may be shown; the rest of the answer is context.
+    only: frozenset[str] | None = None
 
 
 class Gate:
@@ -277,9 +279,16 @@ class Gate:
         requested_types: Sequence[str],
         plan: Callable[[list[tuple[NodeTarget, str]]], list[NodeRequest]],
         finish: Finish,
+        context_plan: Callable[[list[tuple[NodeTarget, str]]], list[NodeRequest]] | None = None,
     ) -> Reply:
+        """A federated read. ``context_plan``, for reads of one type, asks the nodes for
+        the person's whole record instead when their consent withholds anything from
+        this requester: whether a record may be shown can depend on the records it
+        points at (an encounter for a withheld diagnosis), so they must be in hand.
+        Only ``requested_types`` are then shown."""
         principal = info.principal
-        kind = _Kind(interaction, action, requested_types, finish)
+        only = frozenset(requested_types) if context_plan is not None else None
+        kind = _Kind(interaction, action, requested_types, finish, only)
 
         async def refuse(status: int, reason: str) -> Reply:
             return await self.refuse(
@@ -310,11 +319,13 @@ class Gate:
                     continue
                 return await refuse(403, reason)
             asked += 1
-            results = await self.federator.gather(plan(facts.links))
+            whole = context_plan is not None and self._consent_applies(facts, principal)
+            asking = context_plan if whole and context_plan is not None else plan
+            results = await self.federator.gather(asking(facts.links))
             merged = merge(results)
             now = self.clock()
             outcome = await self.recorder.run(
-                self._check_and_record(info, person_id, kind, facts, merged, now)
+                self._check_and_record(info, person_id, kind, facts, merged, now, whole=whole)
             )
             if not isinstance(outcome, GroundFacts):
                 return outcome
@@ -331,6 +342,8 @@ class Gate:
         facts: GroundFacts,
         merged: Merged,
         now: datetime,
+        *,
+        whole: bool = True,
     ) -> Callable[[Session], tuple[Reply | GroundFacts, list[tuple[AuditEntry, datetime]]]]:
         """The job that makes a decision count, run in the audit's transaction.
 
@@ -338,7 +351,8 @@ class Gate:
         they moved, it is taken again on what they are now; but if the person's records
         moved (a record unlinked, merged or added), what the nodes returned may belong to
         someone else, so nothing is shown and the fresh facts are handed back for the
-        nodes to be asked again.
+        nodes to be asked again; so too when a read of one type was answered without
+        the whole record (``whole``) and a consent now applies.
         """
         principal = info.principal
         answer = self._decide(info, person_id, kind, facts, merged, now)
@@ -368,6 +382,8 @@ class Gate:
             self.facts.put(principal, fresh)
             if _link_keys(fresh.links) != _link_keys(facts.links):
                 return fresh, []
+            if kind.only is not None and not whole and self._consent_applies(fresh, principal):
+                return fresh, []  # a consent now applies: the whole record is needed
             return self._decide(info, person_id, kind, fresh, merged, now)
 
         return job
@@ -384,6 +400,11 @@ class Gate:
         if facts is not None:
             self.facts.put(principal, facts)
         return facts
+
+    def _consent_applies(self, facts: GroundFacts, principal: Principal) -> bool:
+        """Whether the person's consent may withhold something from this requester."""
+        grounds = self._evaluate(facts, principal, self.clock())
+        return bool(grounds.directives) and grounds.consent_mode == "normal"
 
     def _evaluate(self, facts: GroundFacts, principal: Principal, now: datetime) -> Grounds:
         return evaluate(facts, principal, now, policy=self.policy)
@@ -421,15 +442,24 @@ class Gate:
                 person_id=person_id,
             )
             return reply, [(refused, now)]
-        types = [str(c.resource.get("resourceType")) for c in merged.candidates]
+        candidates = merged.candidates
+        if kind.only is not None:
+            candidates = [c for c in candidates if c.ref.split("/")[0] in kind.only]
+        types = [str(c.resource.get("resourceType")) for c in candidates]
         decisions = self._decisions(principal, types or kind.requested_types, grounds)
-        allowed = [c for c in merged.candidates if decisions[c.ref.split("/")[0]].allowed]
+        allowed = [c for c in candidates if decisions[c.ref.split("/")[0]].allowed]
         role_withheld = Counter(
             f"role policy: {c.ref.split('/')[0]}"
-            for c in merged.candidates
+            for c in candidates
             if not decisions[c.ref.split("/")[0]].allowed
         )
-        released = release(grounds.consent_session(principal, now), allowed, self.classifier)
+        kept = {id(c) for c in allowed}
+        released = release(
+            grounds.consent_session(principal, now),
+            allowed,
+            self.classifier,
+            context=[c for c in merged.candidates if id(c) not in kept],
+        )
         base = self.base_url or info.base
         shown = [
             (self.links.rewrite(r, origin, person_id, principal.subject, base), origin)

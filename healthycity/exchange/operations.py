@@ -9,7 +9,6 @@ and audit in the transaction that makes the change.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,18 +17,17 @@ from anyio import to_thread
 from healthycity.core.db import transaction
 from healthycity.exchange.access.consent import (
     Candidate,
-    ConsentFormatError,
-    compile_consent,
     release,
 )
 from healthycity.exchange.access.grounds import Grounds
 from healthycity.exchange.access.policy import decide
 from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.consents import ConsentOperations
 from healthycity.exchange.federation.fanout import NodeRequest, NodeTarget, searchset
-from healthycity.exchange.gate import Gate, Reply, RequestInfo, log, operation_outcome
+from healthycity.exchange.gate import Reply, RequestInfo, log, operation_outcome
 from healthycity.exchange.identity import index as identity
 from healthycity.exchange.identity.nhsnumber import NHS_NUMBER_SYSTEM, validated
-from healthycity.exchange.models import Alert, BreakGlassGrant, ConsentRecord, Person
+from healthycity.exchange.models import Alert, BreakGlassGrant, Person
 
 #: The resource types a ``{type}?patient=`` search may ask for.
 SEARCHABLE_TYPES = (
@@ -45,16 +43,10 @@ SEARCHABLE_TYPES = (
 PERSON_SYSTEM = "https://healthycity.invalid/Id/exchange-person"
 
 
-class ExchangeService(Gate):
+class ExchangeService(ConsentOperations):
     """The exchange's operations over its database and the nodes, all through the gate."""
 
     async def everything(self, info: RequestInfo, person_id: str) -> Reply:
-        def plan(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
-            return [
-                NodeRequest(node, f"Patient/{local}/$everything", {}, patient=local)
-                for node, local in links
-            ]
-
         def finish(
             shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], _: Grounds
         ) -> Reply:
@@ -66,7 +58,7 @@ class ExchangeService(Gate):
             interaction="operation",
             action="$everything",
             requested_types=["Patient", *SEARCHABLE_TYPES],
-            plan=plan,
+            plan=_whole_record,
             finish=finish,
         )
 
@@ -91,6 +83,7 @@ class ExchangeService(Gate):
             requested_types=[resource_type],
             plan=plan,
             finish=finish,
+            context_plan=_whole_record,
         )
 
     async def read_patient(
@@ -460,82 +453,13 @@ class ExchangeService(Gate):
 
         return await to_thread.run_sync(run)
 
-    async def record_consent(self, info: RequestInfo, resource: Mapping[str, Any]) -> Reply:
-        """A citizen states their wishes: store a Consent about their own record."""
-        principal = info.principal
-        now = self.clock()
-        action = "create Consent"
-        reference = str((resource.get("patient") or {}).get("reference", ""))
-        person_id = reference.removeprefix("Patient/") if reference.startswith("Patient/") else ""
-        problem: str | None = None
-        if resource.get("resourceType") != "Consent":
-            problem = "the body must be a Consent"
-        elif not person_id:
-            problem = "Consent.patient must reference Patient/{id}"
-        else:
-            verdict = self.validator.check(resource)
-            if not verdict.ok:
-                problem = f"invalid Consent ({verdict.problem})"
-            else:
-                try:
-                    compile_consent(resource)
-                except ConsentFormatError as error:
-                    problem = str(error)
-        if problem is not None:
-            return await self.refuse(
-                info, interaction="create", action=action, status=400, reason=problem
-            )
 
-        def run() -> Reply:
-            with transaction(self.engine) as session:
-                grounds = self._grounds(session, principal, person_id, now)
-                if grounds is None:
-                    refusal: tuple[int, str] | None = (404, "no person")
-                else:
-                    decision = decide(
-                        principal,
-                        "Consent",
-                        "write",
-                        basis=grounds.basis,
-                        patient_nhs_number=grounds.person.nhs_number,
-                        policy=self.policy,
-                    )
-                    refusal = None if decision.allowed else (403, decision.reason)
-                if refusal is None:
-                    record = ConsentRecord(
-                        person_id=person_id,
-                        resource=dict(resource),
-                        status=str(resource.get("status")),
-                        recorded_at=now,
-                        recorded_by=principal.subject,
-                    )
-                    session.add(record)
-                    session.flush()
-                    stored = dict(resource) | {"id": f"consent-{record.id}"}
-                    record.resource = stored
-                    audit.append(
-                        session,
-                        self._entry(
-                            info,
-                            interaction="create",
-                            action=action,
-                            outcome="0",
-                            desc=f"stored consent-{record.id}",
-                            person_id=person_id,
-                        ),
-                        now=now,
-                    )
-                    return Reply(201, stored, {"Location": f"Consent/consent-{record.id}"})
-            return self.record_refusal(
-                info,
-                interaction="create",
-                action=action,
-                status=refusal[0],
-                reason=refusal[1],
-                person_id=person_id,
-            )
-
-        return await to_thread.run_sync(run)
+def _whole_record(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
+    """Ask every node holding the person for their whole record there."""
+    return [
+        NodeRequest(node, f"Patient/{local}/$everything", {}, patient=local)
+        for node, local in links
+    ]
 
 
 def _instant(moment: datetime) -> str:

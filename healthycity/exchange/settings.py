@@ -94,6 +94,24 @@ class ExchangeSettings(BaseSettings):
         "`sub` (a JSON list); other practitioner identifiers never match a requester",
     )
 
+    token_max_lifetime_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=24 * 3600,
+        description="longest a bearer token may live (its `exp` minus `iat`); longer "
+        "tokens are refused",
+    )
+    max_authorization_bytes: int = Field(
+        default=8192,
+        ge=1024,
+        le=65536,
+        description="largest Authorization header accepted (longer ones are refused, 401)",
+    )
+    api_docs: bool | None = Field(
+        None,
+        description="publish `/docs` and `/openapi.json` (default: only in development)",
+    )
+
     binary_link_secret: SecretStr | None = Field(
         None, description="signs Binary document links; 32+ bytes outside development"
     )

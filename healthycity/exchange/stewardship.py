@@ -44,7 +44,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from anyio import to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
@@ -53,6 +52,7 @@ from sqlalchemy.orm import Session
 from healthycity.core.db import transaction
 from healthycity.exchange.access.policy import Principal, decide
 from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.fhirhttp import FHIR_JSON, Authenticate, to_response
 from healthycity.exchange.gate import Reply, RequestInfo
 from healthycity.exchange.identity.parameters import (
     MAX_ID,
@@ -80,7 +80,6 @@ from healthycity.exchange.identity.review import (
 )
 from healthycity.exchange.operations import ExchangeService
 
-FHIR_JSON = "application/fhir+json"
 #: The resource type the policy grants stewardship on (``read`` lists, ``write`` changes).
 STEWARD_RESOURCE = "PersonLink"
 #: HL7 v3 ActReason "records management": why a steward reads and changes identities,
@@ -90,7 +89,6 @@ DEFAULT_COUNT = 20
 MAX_COUNT = 100
 _DECISIONS = ("link", "keep-apart")
 
-Authenticate = Callable[..., Awaitable[Principal | Response]]
 #: A listing's reply body, the people it disclosed, and what it returned (for the audit).
 Listing = tuple[dict[str, Any], Sequence[str], dict[str, int]]
 
@@ -130,12 +128,7 @@ _PARAMETERS_BODY: dict[str, Any] = {
 
 
 def _response(reply: Reply) -> Response:
-    return Response(
-        orjson.dumps(reply.body),
-        status_code=reply.status,
-        headers=reply.headers,
-        media_type=FHIR_JSON,
-    )
+    return to_response(reply)
 
 
 class Steward:

@@ -73,3 +73,14 @@ class OrganisationArea(Base):
     )
     area_code: Mapped[str] = mapped_column(ForeignKey("area.code"))
     coverage: Mapped[str] = mapped_column(String(8), default="whole")  # whole | part
+
+
+class SharedObjective(Base):
+    """One of the objectives every party to the collaboration agreement shares (seed 003)."""
+
+    __tablename__ = "shared_objective"
+
+    slug: Mapped[str] = mapped_column(String(100), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)
+    pack_id: Mapped[str | None] = mapped_column(String(64))

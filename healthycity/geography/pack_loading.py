@@ -21,6 +21,7 @@ from healthycity.geography.models import (
     Area,
     Organisation,
     OrganisationArea,
+    SharedObjective,
 )
 from healthycity.packs.schema import Pack
 
@@ -158,6 +159,18 @@ def load_geography(session: Session, pack: Pack, sync: Sync | None = None) -> No
             description=partnership.description,
             sub_region_code=sub_region_codes[partnership.sub_region],
             details={"level": partnership.level, "sources": list(partnership.sources)},
+        )
+    _load_objectives(sync, pack)
+
+
+def _load_objectives(sync: Sync, pack: Pack) -> None:
+    """The objectives every party to the collaboration agreement shares (seed 003)."""
+    objectives = pack.aspirations.shared_objectives if pack.aspirations else ()
+    for objective in objectives:
+        sync.upsert(
+            SharedObjective,
+            {"slug": objective.slug},
+            {"number": objective.number, "text": objective.text, "pack_id": pack.id},
         )
 
 

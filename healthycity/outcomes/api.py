@@ -20,10 +20,9 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from healthycity import __version__
+from healthycity.core.web import api_docs
 from healthycity.geography.models import Area
 from healthycity.geography.service import DEFAULT_CITY, ENGLAND, city_code
 from healthycity.outcomes import models as m
@@ -31,6 +30,8 @@ from healthycity.outcomes import queries as q
 from healthycity.outcomes.api_models import (
     CODE_PATTERN,
     COMPARISON_HELP,
+    DEFAULT_PAGE,
+    MAX_PAGE,
     NOT_FOUND,
     PREFIX,
     SLUG_PATTERN,
@@ -53,6 +54,9 @@ from healthycity.outcomes.api_models import (
     TargetOut,
     ThemeOut,
     TrendOut,
+    area_out,
+    indicator_out,
+    page_links,
 )
 from healthycity.outcomes.compare import Choice, plan
 
@@ -82,19 +86,6 @@ def _links(session: Session) -> dict[str, list[Link]]:
     ):
         found.setdefault(indicator_id, []).append(Link(kind=kind, slug=slug))
     return found
-
-
-def _indicator_out(row: m.Indicator, links: list[Link]) -> IndicatorOut:
-    return IndicatorOut(
-        id=row.id,
-        name=row.name,
-        unit=row.unit,
-        value_type=row.value_type,
-        polarity=row.polarity,
-        source=row.source,
-        fingertips_id=row.fingertips_id,
-        links=links,
-    )
 
 
 def _breakdown(session: Session, indicator_id: str, sex: str | None, age: str | None) -> Any:
@@ -145,7 +136,7 @@ def indicators(
                 x.kind == m.LINK_COMMITMENT and x.slug == commitment for x in mine
             ):
                 continue
-            found.append(_indicator_out(row, mine))
+            found.append(indicator_out(row, mine))
     return found
 
 
@@ -160,7 +151,7 @@ def indicator(request: Request, indicator_id: IndicatorId) -> IndicatorDetail:
         row = session.get(m.Indicator, indicator_id)
         if row is None:
             raise _missing("indicator")
-        base = _indicator_out(row, _links(session).get(row.id, []))
+        base = indicator_out(row, _links(session).get(row.id, []))
         return IndicatorDetail(
             **base.model_dump(),
             definition=row.definition,
@@ -208,9 +199,13 @@ def data(
     sex: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
     age: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    *,
+    response: Response,
 ) -> DataOut:
-    """Every figure, filtered by area, period, sex or age, oldest first, in pages."""
+    """Every figure, filtered by area, period, sex or age, oldest first, in pages of
+    ``limit`` rows (default 1,000, at most 10,000): ``next`` and ``previous`` (and the
+    ``Link`` header) give the neighbouring pages, null at either end."""
     from sqlalchemy import func
 
     with _session(request) as session:
@@ -265,7 +260,11 @@ def data(
             )
             for o, a in rows
         ]
-    return DataOut(indicator_id=indicator_id, total=total, offset=offset, limit=limit, rows=out)
+    pages = page_links(request, total, offset, limit)
+    if pages.header:
+        response.headers["Link"] = pages.header
+    found = {"indicator_id": indicator_id, "total": total, "offset": offset, "limit": limit}
+    return DataOut(**found, next=pages.next, previous=pages.previous, rows=out)
 
 
 @router.get(
@@ -386,12 +385,6 @@ def trend(
     )
 
 
-def _area_out(area: Area) -> AreaOut:
-    return AreaOut(
-        code=area.code, name=area.name, area_type=area.area_type, parent_code=area.parent_code
-    )
-
-
 @router.get("/areas", response_model=list[AreaOut], summary="Every area")
 def areas(
     request: Request,
@@ -406,7 +399,7 @@ def areas(
             query = query.where(Area.area_type == area_type)
         if parent is not None:
             query = query.where(Area.parent_code == parent)
-        return [_area_out(a) for a in session.scalars(query)]
+        return [area_out(a) for a in session.scalars(query)]
 
 
 @router.get(
@@ -421,9 +414,9 @@ def area(request: Request, area_code: AreaCode) -> AreaDetail:
             select(Area).where(Area.parent_code == area_code).order_by(Area.name)
         ).all()
         return AreaDetail(
-            **_area_out(row).model_dump(),
+            **area_out(row).model_dump(),
             population=row.population,
-            children=[_area_out(c) for c in children],
+            children=[area_out(c) for c in children],
         )
 
 
@@ -567,33 +560,14 @@ def docs(request: Request) -> HTMLResponse:
     from healthycity.core.web.rendering import render
 
     document = openapi_document()
-    endpoints = []
-    for path, methods in document.get("paths", {}).items():
-        for method, operation in methods.items():
-            parameters = [
-                {
-                    "name": p.get("name", ""),
-                    "where": p.get("in", ""),
-                    "required": bool(p.get("required")),
-                    "type": _type_text(p.get("schema", {})),
-                    "description": p.get("description") or p.get("schema", {}).get("title", ""),
-                    "default": p.get("schema", {}).get("default"),
-                }
-                for p in operation.get("parameters", [])
-            ]
-            endpoints.append(
-                {
-                    "method": method.upper(),
-                    "path": path,
-                    "summary": operation.get("summary", ""),
-                    "description": operation.get("description", ""),
-                    "parameters": parameters,
-                    "anchor": operation.get("operationId", path),
-                    "example": path.replace("{indicator_id}", "90631")
-                    .replace("{area_code}", "E09000007")
-                    .replace("{slug}", "healthy-start"),
-                }
-            )
+    endpoints = api_docs.endpoints(
+        document,
+        lambda path: (
+            path.replace("{indicator_id}", "90631")
+            .replace("{area_code}", "E09000007")
+            .replace("{slug}", "healthy-start")
+        ),
+    )
     return render(
         request,
         "outcomes/api_docs.html",
@@ -603,38 +577,11 @@ def docs(request: Request) -> HTMLResponse:
     )
 
 
-def _type_text(schema: dict[str, Any]) -> str:
-    if "anyOf" in schema:
-        kinds = [s.get("type", "") for s in schema["anyOf"] if s.get("type") != "null"]
-        return " or ".join(k for k in kinds if k) or "any"
-    return str(schema.get("type", "any"))
-
-
-class ApiCors:
-    """CORS for the API only: GET from any origin, nothing else, no credentials."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.cors = CORSMiddleware(
-            app,
-            allow_origins=["*"],
-            allow_methods=["GET"],
-            allow_headers=["Accept", "Accept-Language", "Content-Language", "Content-Type"],
-            max_age=86400,
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
-        await self.cors(scope, receive, send)
-
-
 def register(app: FastAPI) -> None:
     """Mount the API, its OpenAPI document and docs page, and CORS for GET."""
     app.include_router(docs_router)
     app.include_router(router)
-    app.add_middleware(ApiCors)
+    app.add_middleware(api_docs.PrefixCors, prefix=PREFIX)
 
     @app.get(PREFIX, include_in_schema=False)
     def index() -> Response:

@@ -7,9 +7,11 @@ place; the OpenAPI document is generated from these models, so changing one is c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import Path
+from fastapi import Path, Request
 from pydantic import BaseModel, Field
 
 PREFIX = "/api/v1"
@@ -106,7 +108,47 @@ class DataOut(BaseModel):
     total: int
     offset: int
     limit: int
+    next: str | None = Field(None, description="The next page's URL; null on the last page")
+    previous: str | None = Field(None, description="The previous page's URL; null on the first")
     rows: list[ObservationOut]
+
+
+# Rows per page of observations: the default, and the most one request may ask for.
+DEFAULT_PAGE = 1000
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    next: str | None
+    previous: str | None
+
+    @property
+    def header(self) -> str:
+        """The RFC 8288 ``Link`` header naming the same pages."""
+        parts = [
+            f'<{url}>; rel="{rel}"'
+            for rel, url in (("next", self.next), ("prev", self.previous))
+            if url
+        ]
+        return ", ".join(parts)
+
+
+def page_links(request: Request, total: int, offset: int, limit: int) -> PageLinks:
+    """Root-relative links to the pages either side, keeping every other parameter."""
+
+    def at(start: int) -> str:
+        params = [
+            (k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")
+        ]
+        params += [("offset", str(start)), ("limit", str(limit))]
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return f"{root}{request.url.path}?{urlencode(params)}"
+
+    return PageLinks(
+        next=at(offset + limit) if offset + limit < total else None,
+        previous=at(max(0, offset - limit)) if offset > 0 else None,
+    )
 
 
 class ComparisonRow(BaseModel):
@@ -195,3 +237,25 @@ class StatusOut(BaseModel):
     real_observations: int
     illustrative_observations: int
     releases: int
+
+
+# Rows of the database as the API's shapes.
+
+
+def indicator_out(row: Any, links: list[Link]) -> IndicatorOut:
+    return IndicatorOut(
+        id=row.id,
+        name=row.name,
+        unit=row.unit,
+        value_type=row.value_type,
+        polarity=row.polarity,
+        source=row.source,
+        fingertips_id=row.fingertips_id,
+        links=links,
+    )
+
+
+def area_out(area: Any) -> AreaOut:
+    return AreaOut(
+        code=area.code, name=area.name, area_type=area.area_type, parent_code=area.parent_code
+    )

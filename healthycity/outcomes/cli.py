@@ -43,8 +43,20 @@ def _refused(exc: ImportRefused) -> NoReturn:
 
 def _report(result: ImportResult) -> None:
     typer.echo(f"loaded from {result.location}: {result.summary()}")
+    for difference in result.aggregate_differences[:20]:
+        typer.echo(f"check: {difference}", err=True)
     if not result.changed:
         typer.echo("nothing changed (the data were already loaded)")
+
+
+def _max_cell_bytes() -> int:
+    option: int = typer.Option(
+        10 * 1024,
+        "--max-cell-bytes",
+        min=1,
+        help="Refuse any cell longer than this many bytes (default 10 KB).",
+    )
+    return option
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -91,6 +103,7 @@ def load_fingertips(
     refresh: bool = typer.Option(False, "--refresh", help="Ignore cached responses."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds before a request gives up."),
     retries: int = typer.Option(4, "--retries", help="Retries after a transient failure."),
+    max_cell_bytes: int = _max_cell_bytes(),
 ) -> None:
     """Load Fingertips CSV files, or fetch indicators from the Fingertips API.
 
@@ -112,7 +125,7 @@ def load_fingertips(
             if not path.is_file():
                 fail(f"{path}: no such file")
         try:
-            result = import_fingertips_csv(cli.engine(), files)
+            result = import_fingertips_csv(cli.engine(), files, max_cell_bytes=max_cell_bytes)
         except ImportRefused as exc:
             _refused(exc)
         _report(result)
@@ -184,6 +197,7 @@ def load_long(
     file: Path = typer.Argument(..., help="A long-format CSV (area_code, period, value, …)."),
     indicator: str = typer.Option(..., "--indicator", help="Indicator id to load it as."),
     name: str | None = typer.Option(None, "--name", help="Indicator name, if new."),
+    max_cell_bytes: int = _max_cell_bytes(),
 ) -> None:
     """Load a long-format file: one row per area and period (e.g. a fingertipsR extract)."""
     from healthycity.outcomes.ingest.long_format import import_long_file
@@ -192,10 +206,38 @@ def load_long(
     if not file.is_file():
         fail(f"{file}: no such file")
     try:
-        result = import_long_file(context(ctx).engine(), file, indicator, name=name)
+        result = import_long_file(
+            context(ctx).engine(), file, indicator, name=name, max_cell_bytes=max_cell_bytes
+        )
     except ImportRefused as exc:
         _refused(exc)
     _report(result)
+
+
+@load_app.command("published")
+def load_published_command(ctx: typer.Context) -> None:
+    """Load the published figures shipped with the package (OGL v3; see its README).
+
+    One transaction; loading twice changes nothing. Indicators the catalogue lacks are
+    skipped, so load the city pack first.
+    """
+    from healthycity.outcomes.ingest.problems import ImportRefused
+    from healthycity.outcomes.published import load_published, manifest
+
+    try:
+        result = load_published(context(ctx).engine())
+    except ImportRefused as exc:
+        _refused(exc)
+    info = manifest()
+    typer.echo(
+        f"published figures ({info['extract_date']}, {info['licence']}): "
+        f"{len(result.indicators)} indicators, {result.rows} rows read, "
+        f"{result.inserted} inserted, {result.updated} updated"
+    )
+    if result.skipped:
+        typer.echo("not in the catalogue (skipped): " + ", ".join(result.skipped), err=True)
+    if not result.changed:
+        typer.echo("nothing changed (the data were already loaded)")
 
 
 @load_app.command("csv")
@@ -213,6 +255,7 @@ def load_counts(
         None, "--multiplier", help="Default: the indicator's, else the method's."
     ),
     ci: str = typer.Option("auto", "--ci", help="Rates: auto|exact|byar."),
+    max_cell_bytes: int = _max_cell_bytes(),
 ) -> None:
     """Load counts and denominators; values and 95%/99.8% intervals are computed.
 
@@ -233,6 +276,7 @@ def load_counts(
             name=name,
             multiplier=multiplier,
             ci=ci,
+            max_cell_bytes=max_cell_bytes,
         )
     except ImportRefused as exc:
         _refused(exc)
@@ -241,7 +285,9 @@ def load_counts(
 
 def compute(
     method: str = typer.Option(
-        ..., "--method", help="proportion|rate|mean|dsr|isr|life-expectancy|sii"
+        ...,
+        "--method",
+        help="proportion|rate|mean|dsr|isr|life-expectancy|sii|funnel|quantiles",
     ),
     input: Path = typer.Option(..., "--input", help="CSV in: count, denominator, …"),  # noqa: A002
     output: Path = typer.Option(..., "--output", help="CSV out: your columns plus results."),
@@ -251,6 +297,14 @@ def compute(
     group_by: str | None = typer.Option(
         None, "--group-by", help="Columns to group by (comma-separated)."
     ),
+    statistic: str = typer.Option(
+        "proportion", "--statistic", help="Funnel: proportion|ratio|rate (PHE's names)."
+    ),
+    rate_type: str = typer.Option("crude", "--rate-type", help="Rate funnel: crude|dsr."),
+    nquantiles: int = typer.Option(10, "--nquantiles", help="Quantiles: how many groups."),
+    invert: bool = typer.Option(
+        True, "--invert/--no-invert", help="Quantiles: highest value in quantile 1."
+    ),
 ) -> None:
     """Compute PHE statistics from a CSV, like the PHE R package, into a CSV.
 
@@ -259,6 +313,12 @@ def compute(
     the row and column.
     """
     from healthycity.outcomes.compute import compute_csv
+
+    extra: dict[str, object] = {}
+    if method.strip().lower() == "funnel":
+        extra = {"statistic": statistic, "rate_type": rate_type}
+    elif method.strip().lower() == "quantiles":
+        extra = {"nquantiles": nquantiles, "invert": invert}
 
     try:
         levels = [float(c) for c in confidence.split(",") if c.strip()]
@@ -276,6 +336,7 @@ def compute(
             multiplier=multiplier,
             ci=ci,
             group_by=groups,
+            **extra,
         )
     except (ValueError, KeyError, OSError) as exc:
         fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
@@ -291,8 +352,17 @@ def data_export(
     ),
     format: str = typer.Option("csv", "--format", help="csv|json"),  # noqa: A002
     output: Path | None = typer.Option(None, "--output", help="File (default: stdout)."),
+    published: bool = typer.Option(
+        False,
+        "--published",
+        help="Add the comparison with England as published, and ours where it disagrees.",
+    ),
 ) -> None:
-    """Write an indicator's data in Fingertips' columns, with this project's comparison."""
+    """Write an indicator's data in Fingertips' columns, with this project's comparison.
+
+    Rows without an interval carry the publisher's own judgement; rows computed from
+    their parts (London from its boroughs) say so in their "Value note".
+    """
     from healthycity.core.db import transaction
     from healthycity.outcomes.export import ExportError, export_csv, export_json
 
@@ -301,9 +371,9 @@ def data_export(
     with transaction(context(ctx).engine()) as session:
         try:
             text = (
-                export_csv(session, indicator, benchmark=benchmark)
+                export_csv(session, indicator, benchmark=benchmark, published=published)
                 if format == "csv"
-                else export_json(session, indicator, benchmark=benchmark)
+                else export_json(session, indicator, benchmark=benchmark, published=published)
             )
         except ExportError as exc:
             fail(str(exc))

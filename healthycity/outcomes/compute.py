@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from healthycity.outcomes.stats.result import Estimate
 
 METHODS = ("proportion", "rate", "mean", "dsr", "isr", "life-expectancy", "sii")
+ALL_METHODS = (*METHODS, "funnel", "quantiles")  # the last two: compute_more.py
 MISSING_TEXT = frozenset({"", "na", "nan", "null", "none", "n/a"})
 ROW_NOTE = "data row {row} (1-based, header not counted)"
 
@@ -528,11 +529,15 @@ def compute_table(
     ``observed_column``; sii - ``value_type``, ``transform``, ``repetitions``, ``seed``.
     """
     name = method.strip().lower().replace("_", "-")
-    if name not in METHODS:
+    if name not in ALL_METHODS:
         raise StatsInputError(
-            f"unknown method {method!r}; use one of {', '.join(METHODS)}", column="method"
+            f"unknown method {method!r}; use one of {', '.join(ALL_METHODS)}", column="method"
         )
     try:
+        if name not in METHODS:
+            from healthycity.outcomes.compute_more import compute_more
+
+            return compute_more(df, name, confidence, multiplier, group_by, options)
         levels = parse_levels(confidence)
         if group_by is not None:
             group_by = [group_by] if isinstance(group_by, str) else list(group_by)

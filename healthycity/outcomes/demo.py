@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -168,6 +168,26 @@ def real_data_indicators(session: Session) -> set[str]:
     return set(rows)
 
 
+# Releases that come with the package (the published snapshot, and aggregates rolled up
+# from it): real figures, yet not data someone loaded, so they do not stop `demo load`;
+# the demo then fills only the indicators they do not cover.
+SHIPPED_SOURCES = ("published", "computed")
+
+
+def loaded_real_data(session: Session) -> bool:
+    """Whether anyone loaded real data (beyond the published snapshot shipped with us)."""
+    query = (
+        select(m.Observation.id)
+        .outerjoin(m.DataRelease, m.DataRelease.id == m.Observation.release_id)
+        .where(
+            m.Observation.illustrative.is_(False),
+            or_(m.DataRelease.source.is_(None), m.DataRelease.source.not_in(SHIPPED_SOURCES)),
+        )
+        .limit(1)
+    )
+    return session.execute(query).first() is not None
+
+
 def generate(
     session: Session, *, seed: int = 2019, country: str = COUNTRY, city: str | None = None
 ) -> tuple[pl.DataFrame | None, list[str]]:
@@ -207,7 +227,7 @@ def load_demo(
     from healthycity.outcomes.ingest.store import write_observations
 
     with transaction(engine) as session:
-        if real_data_indicators(session) and not force:
+        if loaded_real_data(session) and not force:
             return DemoResult(False, "real data are loaded: demo data were not loaded")
         frame, ids = generate(session, seed=seed, country=country, city=city)
         if frame is None:

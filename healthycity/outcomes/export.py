@@ -9,6 +9,13 @@ project's own judgement, made with the statistics package by Fingertips' rules:
 - "Compared to Region value or percentiles": against ``benchmark`` when it is not
   England (a region, a sub-region, any area), otherwise against each area's region.
 
+Where a row has no interval but the publisher judged it, the publisher's words are
+written (the judgement "as published"), so they round-trip unchanged. ``published=True``
+(``data export --published``) adds two columns after Fingertips' own: the comparison with
+England as published, and where it disagrees with ours, ours ("Disagrees with ours").
+Figures computed from their parts (London from its boroughs) are rows like the others,
+their "Value note" saying how they were obtained.
+
 The CSV is also the ``.csv`` twin of an indicator page (issue 4), via ``export_table``.
 Numbers are written at full precision (Python's shortest round-tripping form), so the
 round trip is exact; illustrative rows keep their "Illustrative data" value note.
@@ -54,6 +61,18 @@ _OUTCOME_TEXT = {
     "lower": "Lower",
     "not compared": "Not compared",
 }
+
+
+# Added by ``published=True``: the publisher's comparison, and ours where they differ.
+PUBLISHED_COLUMNS = ("Compared to England as published", "Disagrees with ours")
+
+
+def _differs(published: str, ours: str) -> bool:
+    from healthycity.outcomes.queries.values import published_outcome
+
+    said = published_outcome(published)
+    mine = published_outcome(ours)
+    return said is not None and mine is not None and said != mine
 
 
 class ExportError(ValueError):
@@ -108,6 +127,7 @@ def export_table(
     *,
     benchmark: str = ENGLAND,
     comparison: str | None = None,
+    published: bool = False,
 ) -> ExportTable:
     """Every observation of an indicator as Fingertips rows, compared as described above
     by the reader's ``comparison`` method (``compare.Choice``; the indicator's default
@@ -196,9 +216,18 @@ def export_table(
             fc.NEW_DATA: "",
             fc.COMPARED_TO_GOAL: obs.compared_to_goal or "",
         }
-        rows.append([record[c] for c in fc.COLUMNS])
+        line = [record[c] for c in fc.COLUMNS]
+        if published:
+            said = obs.compared_to_england or ""
+            versus = reference(obs, ENGLAND)
+            ours = ""
+            if versus is not None and versus.area_code != point.area_code:
+                judged = compare_point(info, point, versus, comparison)
+                ours = "" if judged.as_published else outcome_text(judged)
+            line += [said, ours if _differs(said, ours) else ""]
+        rows.append(line)
     return ExportTable(
-        columns=fc.COLUMNS,
+        columns=(*fc.COLUMNS, *PUBLISHED_COLUMNS) if published else fc.COLUMNS,
         rows=rows,
         indicator=info,
         benchmark=benchmark,
@@ -211,12 +240,17 @@ def _judge(
 ) -> str:
     if benchmark is None or benchmark.area_code == point.area_code:
         return "Not compared"
-    return outcome_text(compare_point(info, point, benchmark, comparison))
+    judgement = compare_point(info, point, benchmark, comparison)
+    if judgement.as_published and judgement.published:
+        return judgement.published  # the publisher's words, so they round-trip unchanged
+    return outcome_text(judgement)
 
 
-def export_csv(session: Session, indicator_id: str, *, benchmark: str = ENGLAND) -> str:
+def export_csv(
+    session: Session, indicator_id: str, *, benchmark: str = ENGLAND, published: bool = False
+) -> str:
     """The export as CSV text (Fingertips' header and quoting; CRLF-free lines)."""
-    table = export_table(session, indicator_id, benchmark=benchmark)
+    table = export_table(session, indicator_id, benchmark=benchmark, published=published)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(table.columns)
@@ -248,9 +282,11 @@ def export_records(table: ExportTable) -> list[dict[str, Any]]:
     return records
 
 
-def export_json(session: Session, indicator_id: str, *, benchmark: str = ENGLAND) -> str:
+def export_json(
+    session: Session, indicator_id: str, *, benchmark: str = ENGLAND, published: bool = False
+) -> str:
     """The export as JSON: the indicator, the benchmark, the illustrative flag, rows."""
-    table = export_table(session, indicator_id, benchmark=benchmark)
+    table = export_table(session, indicator_id, benchmark=benchmark, published=published)
     info = table.indicator
     payload = {
         "indicator": {

@@ -18,10 +18,11 @@ from healthycity.core import auth
 from healthycity.core.audit import snapshot
 from healthycity.core.auth import Principal
 from healthycity.core.web.records import FormField, RecordKind, api_router
-from healthycity.portfolio import schemas, service
+from healthycity.portfolio import schemas, service, spending
 from healthycity.portfolio.models import (
     DCA_RATINGS,
     FUND_CATEGORIES,
+    MILESTONE_STATUS_LABELS,
     PLEDGE_STATUS_LABELS,
     STAKEHOLDER_ROLE_LABELS,
     BudgetBaseline,
@@ -199,13 +200,20 @@ SPEND = RecordKind(
             kind="textarea",
             hint="Needed when the year's forecast outturn is more than 5% off its baseline",
         ),
+        FormField(
+            "replace",
+            "Replace a month already recorded?",
+            kind="select",
+            hint="A month that already holds spend is only overwritten when you say so",
+            options=(("", "No"), ("yes", "Yes, replace it")),
+        ),
     ),
     parse_key=_int_key,
     key_of=lambda row: str(row.id),
     owner_of=lambda row: row.programme_slug,
     owner_of_input=lambda data: data.programme_slug,  # type: ignore[attr-defined]
     current=service.spend_input,
-    create=lambda session, data, _p: service.record_spend(session, data),
+    create=lambda session, data, _p: spending.record_month(session, data),
     update=lambda session, row, data, _p: service.update_spend(session, row, data),
     listing=_all(MonthlySpend, MonthlySpend.programme_slug, MonthlySpend.month),
     return_url=lambda row: _programme_url(row.programme_slug),
@@ -232,6 +240,13 @@ MILESTONE = RecordKind(
         FormField("baseline_date", "Baseline date", kind="date", hint=DATE_HINT),
         FormField("forecast_date", "Forecast date", kind="date", hint=DATE_HINT),
         FormField("actual_date", "Actual date", kind="date", hint=DATE_HINT),
+        FormField(
+            "status",
+            "Status",
+            kind="select",
+            options=(("", "From the dates"), *MILESTONE_STATUS_LABELS.items()),
+        ),
+        FormField("owner", "Owner", hint="Who answers for it"),
         FormField("notes", "Notes", kind="textarea"),
     ),
     parse_key=_int_key,

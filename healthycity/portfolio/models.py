@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -40,6 +40,15 @@ PORTFOLIO_LINE_KIND = "portfolio_line"
 DCA_RATINGS: tuple[str, ...] = ("Green", "Amber/Green", "Amber", "Amber/Red", "Red")
 
 MILESTONE_KINDS: tuple[str, ...] = ("milestone", "deliverable")
+# Where a milestone stands, as the programme office reports it.
+MILESTONE_STATUS_LABELS: dict[str, str] = {
+    "not_started": "Not started",
+    "on_track": "On track",
+    "at_risk": "At risk",
+    "late": "Late",
+    "done": "Done",
+}
+MILESTONE_STATUSES: tuple[str, ...] = tuple(MILESTONE_STATUS_LABELS)
 RISK_STATUSES: tuple[str, ...] = ("open", "closed")
 STAKEHOLDER_ROLES: tuple[str, ...] = ("sro", "hlp_lead", "spg_lead", "ccg_lead")
 STAKEHOLDER_ROLE_LABELS: dict[str, str] = {
@@ -89,6 +98,8 @@ class Programme(Audited, Base):
     local_actions: Mapped[list[str]] = mapped_column(JSON, default=list)
     collaborative_actions: Mapped[list[str]] = mapped_column(JSON, default=list)
     aspirations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The collaboration agreement's shared objectives the programme serves (slugs).
+    objectives: Mapped[list[str]] = mapped_column(JSON, default=list)
     pack_id: Mapped[str | None] = mapped_column(String(64))
     # Digest of the pack entry last applied: the pack overwrites workspace edits only
     # when its own entry for the record has changed (see portfolio.pack_loading).
@@ -183,6 +194,24 @@ class Milestone(_ProgrammeChild, Base):
     forecast_date: Mapped[date | None] = mapped_column(Date)
     actual_date: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(20))
+    owner: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def slipped(self) -> bool:
+        """The forecast has passed the baseline (and the milestone is not yet met)."""
+        if self.actual_date is not None:
+            return False
+        return self.forecast_date is not None and self.forecast_date > self.baseline_date
+
+    @property
+    def current_status(self) -> str:
+        """The status recorded, or — when none is — what the dates say."""
+        if self.status:
+            return self.status
+        if self.actual_date is not None:
+            return "done"
+        return "late" if self.slipped else "not_started"
 
 
 class ConfidenceAssessment(_ProgrammeChild, Base):
@@ -339,6 +368,8 @@ class Pilot(Audited, Base):
     areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     partners: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str | None] = mapped_column(String(200))
+    # The pilot's milestones as the pack or the office records them: title, date, met.
+    milestones: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     pack_id: Mapped[str | None] = mapped_column(String(64))
     # Digest of the pack entry last applied: the pack overwrites workspace edits only
     # when its own entry for the record has changed (see portfolio.pack_loading).
@@ -362,6 +393,9 @@ class TransformationFund(Audited, Base):
     allocations: Mapped[list[FundAllocation]] = relationship(
         cascade="all, delete-orphan", order_by="FundAllocation.position"
     )
+    grants: Mapped[list[FundGrant]] = relationship(
+        cascade="all, delete-orphan", order_by="FundGrant.id"
+    )
 
 
 class FundAllocation(Audited, Base):
@@ -377,6 +411,41 @@ class FundAllocation(Audited, Base):
     name: Mapped[str] = mapped_column(String(200))
     amount: Mapped[Decimal | None] = mapped_column(Money)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+    def audit_parent(self) -> tuple[str, str] | None:
+        return ("fund", self.fund_period)
+
+
+class DevolutionAgreement(Base):
+    """The devolution agreement itself: what the register counts its pledges against."""
+
+    __tablename__ = "devolution_agreement"
+
+    slug: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    signed: Mapped[date | None] = mapped_column(Date)
+    pledges: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(Text)
+    pack_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class FundGrant(Audited, Base):
+    """Money of one fund category given to a pilot or a programme.
+
+    The grants of a category must not add up to more than the category holds.
+    """
+
+    __tablename__ = "fund_grant"
+    __audit_type__ = "fund_grant"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fund_period: Mapped[str] = mapped_column(
+        ForeignKey("transformation_fund.period", ondelete="CASCADE"), index=True
+    )
+    category: Mapped[str] = mapped_column(String(40))
+    recipient_kind: Mapped[str] = mapped_column(String(20))  # pilot | programme
+    recipient: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[Decimal] = mapped_column(Money)
 
     def audit_parent(self) -> tuple[str, str] | None:
         return ("fund", self.fund_period)

@@ -28,6 +28,7 @@ from healthycity.portfolio.models import (
     PORTFOLIO_LINE_KIND,
     PROGRAMME_KIND,
     BudgetBaseline,
+    DevolutionAgreement,
     DevolutionArea,
     FundAllocation,
     Pilot,
@@ -182,6 +183,7 @@ def load_portfolio(session: Session, pack: Pack, sync: Sync | None = None) -> No
                     "local_actions": list(entry.local_actions),
                     "collaborative_actions": list(entry.collaborative_actions),
                     "aspirations": list(entry.aspirations),
+                    "objectives": list(entry.objectives),
                 },
             )
             if changed:
@@ -222,8 +224,28 @@ def load_portfolio(session: Session, pack: Pack, sync: Sync | None = None) -> No
         session.flush()
 
 
+def _load_agreement(sync: Sync, pack: Pack) -> None:
+    """The agreement the register counts its pledges against (54 in London's MoU)."""
+    mou = pack.devolution.mou
+    if mou is None:
+        return
+    signed = date.fromisoformat(mou.signed) if mou.signed and len(mou.signed) == 10 else None
+    sync.upsert(
+        DevolutionAgreement,
+        {"slug": "mou"},
+        {
+            "name": mou.name,
+            "signed": signed,
+            "pledges": mou.pledges,
+            "summary": mou.summary,
+            "pack_id": pack.id,
+        },
+    )
+
+
 def _load_devolution(session: Session, sync: Sync, pack: Pack) -> None:
     devolution = pack.devolution
+    _load_agreement(sync, pack)
     for area in devolution.areas:
         entry_digest = digest(area)
         existing = session.get(DevolutionArea, area.slug)
@@ -256,6 +278,10 @@ def _load_devolution(session: Session, sync: Sync, pack: Pack) -> None:
                 "description": pilot.description,
                 "areas": list(pilot.areas),
                 "partners": list(pilot.partners),
+                "status": pilot.status,
+                "milestones": [
+                    {"title": m.title, "date": m.date, "met": m.met} for m in pilot.milestones
+                ],
                 "pack_id": pack.id,
                 "pack_digest": entry_digest,
             },

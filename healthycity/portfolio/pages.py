@@ -23,9 +23,11 @@ from healthycity.core import auth
 from healthycity.core.auth import Principal
 from healthycity.core.web.twins import Page, Table, money, twin_routes
 from healthycity.core.web.workspace import install, read_session, viewer, ws_page
+from healthycity.geography.service import area_names
 from healthycity.portfolio import service
 from healthycity.portfolio.indicators import programme_indicators
 from healthycity.portfolio.models import (
+    MILESTONE_STATUS_LABELS,
     PLEDGE_STATUS_LABELS,
     STAKEHOLDER_ROLE_LABELS,
     DevolutionArea,
@@ -119,6 +121,8 @@ def portfolio(request: Request) -> Page:
                 "totals": totals,
                 "dca_colours": DCA_COLOURS,
                 "can_create": can(principal, auth.CREATE, auth.PROGRAMME),
+                # Pack budgets and recorded spend are real figures, never illustrative.
+                "illustrative": False,
             },
             table=table,
             filename=f"portfolio-{year.replace('/', '-')}",
@@ -184,25 +188,30 @@ def _spend_table(years: list[service.YearFinance]) -> Table:
     )
 
 
+# The milestone's fields as recorded (title first), then whether it has slipped.
+MILESTONE_COLUMNS = ["title", *(f for f in service.MILESTONE_FIELDS if f != "title"), "slipped"]
+
+
+def _milestone_cell(milestone: Any, column: str) -> Any:
+    if column == "status":
+        return milestone.current_status
+    value = getattr(milestone, column)
+    return _day(value) if isinstance(value, date) else value
+
+
+def _milestone_table(programme: Programme) -> Table:
+    return Table(
+        MILESTONE_COLUMNS,
+        [[_milestone_cell(m, c) for c in MILESTONE_COLUMNS] for m in programme.milestones],
+    )
+
+
 def _programme_tables(
     programme: Programme, years: list[service.YearFinance], indicators: list[Any]
 ) -> dict[str, Table]:
     return {
         "spend": _spend_table(years),
-        "milestones": Table(
-            ["title", "kind", "baseline_date", "forecast_date", "actual_date", "notes"],
-            [
-                [
-                    m.title,
-                    m.kind,
-                    _day(m.baseline_date),
-                    _day(m.forecast_date),
-                    _day(m.actual_date),
-                    m.notes,
-                ]
-                for m in programme.milestones
-            ],
-        ),
+        "milestones": _milestone_table(programme),
         # Newest first, as the page lists them.
         "confidence": Table(
             ["assessed_on", "rating", "assessor", "commentary"],
@@ -329,6 +338,11 @@ def programme_page(request: Request, slug: str) -> Page:
                     "updates": updates,
                     "dca_colours": DCA_COLOURS,
                     "download_tables": PROGRAMME_TABLES,
+                    # Leads by the borough or sub-region's name, not its code.
+                    "area_names": area_names(session),
+                    "milestone_labels": MILESTONE_STATUS_LABELS,
+                    "spend_ids": {r.month: r.id for r in programme.spend},
+                    "illustrative": False,
                 },
                 data=_programme_json(programme, whole, year_table, tables),
                 table=year_table,
@@ -341,10 +355,9 @@ def programme_page(request: Request, slug: str) -> Page:
 DEVOLUTION_TABLES = (("pilots", "the pilots"), ("funds", "the transformation funding"))
 
 
-def _devolution_tables(
-    areas: list[DevolutionArea], pilots: list[Pilot], fund_rows: list[dict[str, Any]]
-) -> tuple[Table, dict[str, Table]]:
-    pledges = Table(
+def pledge_table(areas: list[DevolutionArea]) -> Table:
+    """Every pledge of the register, area by area (the workspace's and the public page's)."""
+    return Table(
         ["area_number", "area", "pledge_number", "text", "owner", "status", "due_date", "evidence"],
         [
             [
@@ -361,6 +374,12 @@ def _devolution_tables(
             for p in a.pledges
         ],
     )
+
+
+def _devolution_tables(
+    areas: list[DevolutionArea], pilots: list[Pilot], fund_rows: list[dict[str, Any]]
+) -> tuple[Table, dict[str, Table]]:
+    pledges = pledge_table(areas)
     pilot_table = Table(
         ["pilot", "name", "theme", "boroughs", "description"],
         [[p.slug, p.name, p.theme, "; ".join(p.areas), p.description] for p in pilots],
@@ -433,6 +452,7 @@ def devolution(request: Request) -> Page:
                 "funds": fund_rows,
                 "status_labels": PLEDGE_STATUS_LABELS,
                 "download_tables": DEVOLUTION_TABLES,
+                "illustrative": False,
                 "allowed": {
                     name: can(principal, action, record)
                     for name, action, record in (

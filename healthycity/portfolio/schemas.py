@@ -49,6 +49,13 @@ def _check_financial_year(value: str) -> str:
     return value
 
 
+def _yes(value: object) -> bool:
+    """A form's "yes" (or a JSON true) as True; anything else, blank included, as False."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "true", "on", "1")
+    return bool(value)
+
+
 class ProgrammeIn(Input):
     slug: Slug = Field(max_length=100)
     kind: Literal["programme", "portfolio_line"] = "programme"
@@ -92,6 +99,8 @@ class SpendIn(Input):
     forecast: OptionalMoney = None
     note: OptionalProse = None
     explanation: OptionalProse = None
+    # Entering a month that already holds spend replaces it only when this is confirmed.
+    replace: Annotated[bool, BeforeValidator(_yes)] = False
 
     @model_validator(mode="after")
     def _something(self) -> Self:
@@ -108,6 +117,12 @@ class MilestoneIn(Input):
     forecast_date: OptionalDate = None
     actual_date: OptionalDate = None
     notes: OptionalProse = None
+    # Blank: worked out from the dates (done once met, late once the forecast slips).
+    status: Annotated[
+        Literal["not_started", "on_track", "at_risk", "late", "done"] | None,
+        BeforeValidator(blank_to_none),
+    ] = None
+    owner: OptionalName = None
 
 
 class ConfidenceIn(Input):

@@ -417,7 +417,16 @@ def _child_create(session: Session, model: type[T], data: BaseModel, fields: Ite
     return row
 
 
-MILESTONE_FIELDS = ("kind", "title", "baseline_date", "forecast_date", "actual_date", "notes")
+MILESTONE_FIELDS = (
+    "kind",
+    "title",
+    "baseline_date",
+    "forecast_date",
+    "actual_date",
+    "notes",
+    "status",
+    "owner",
+)
 CONFIDENCE_FIELDS = ("assessed_on", "rating", "assessor", "commentary")
 RISK_FIELDS = ("title", "description", "likelihood", "impact", "owner", "mitigation", "status")
 STAKEHOLDER_FIELDS = ("role", "group_code", "people", "status", "note", "contact", "position")
@@ -516,10 +525,17 @@ def reconcile(total: Decimal, allocations: Mapping[str, Decimal | None]) -> None
         )
     allocated = sum((a for a in amounts if a is not None), ZERO)
     if allocated != total:
+        # Name the category that would take up the difference (the last, "Unallocated").
+        slug, name = FUND_CATEGORIES[-1]
+        difference = total - allocated
+        needed = (allocations.get(slug) or ZERO) + difference
         raise Invalid(
             {
                 "allocations": f"the categories add up to {pounds(allocated)} but the year's "
-                f"total is {pounds(total)}; they must be equal"
+                f"total is {pounds(total)}; they must be equal: {pounds(abs(difference))} "
+                f"{'short' if difference > 0 else 'over'} ({name} would be {pounds(needed)})",
+                f"allocations.{slug}": f"{name}: {pounds(abs(difference))} "
+                f"{'short of' if difference > 0 else 'over'} the year's total",
             }
         )
 

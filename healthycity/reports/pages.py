@@ -8,10 +8,12 @@ The JSON API has the same import and export (``/api/v1/import/<kind>``,
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from healthycity.core import auth
@@ -26,7 +28,7 @@ from healthycity.core.web.workspace import (
     ws_render,
 )
 from healthycity.portfolio import exporting, importing
-from healthycity.portfolio.models import ProgressUpdate
+from healthycity.portfolio.models import BudgetBaseline, ProgressUpdate
 from healthycity.reports import progress
 
 router = APIRouter(include_in_schema=False)
@@ -46,12 +48,14 @@ def _reports_page(
     *,
     errors: list[importing.RowError] | None = None,
     imported: importing.ImportResult | None = None,
+    choose_error: str | None = None,
 ) -> Response:
     from healthycity.portfolio.service import default_year
 
     with read_session(request) as session:
         periods = sorted(set(session.scalars(select(ProgressUpdate.period))), reverse=True)
         year = default_year(session)
+        years = _report_years(session, periods)
     error_items = [{"text": str(e), "href": "#f-file"} for e in (errors or [])][:50]
     return ws_render(
         request,
@@ -61,12 +65,48 @@ def _reports_page(
         status_code=FORM_ERROR_STATUS,
         periods=periods,
         year=year,
+        years=years,
+        months=MONTHS,
         kinds=list(importing.KINDS),
         import_errors=errors or [],
         error_list=error_items,
         error_title=bool(errors),
         imported=imported,
+        choose_error=choose_error,
     )
+
+
+MONTHS = [(f"{m:02d}", calendar.month_name[m]) for m in range(1, 13)] + [
+    (f"Q{q}", f"Quarter {q} ({calendar.month_name[3 * q - 2]} to {calendar.month_name[3 * q]})")
+    for q in range(1, 5)
+]
+
+
+def _report_years(session: Any, periods: list[str]) -> list[int]:
+    """Every calendar year a report could cover: from the first record to this year."""
+    from healthycity.portfolio.models import MonthlySpend
+
+    found = {int(p[:4]) for p in periods}
+    found |= {m.year for m in session.scalars(select(MonthlySpend.month))}
+    found |= {int(y[:4]) for y in session.scalars(select(BudgetBaseline.financial_year))}
+    first = min(found, default=date.today().year)
+    return list(range(date.today().year, first - 1, -1))
+
+
+@router.get("/workspace/reports/choose")
+def choose_report(request: Request) -> Response:
+    """The chooser's answer: the report of the month (or quarter) and year picked."""
+    principal = viewer(request)
+    auth.authorize(principal, auth.VIEW, auth.PROGRESS)
+    year = request.query_params.get("year", "")
+    month = request.query_params.get("month", "")
+    suffix = ".pdf" if request.query_params.get("format") == "pdf" else ""
+    period = f"{year}-{month}"
+    try:
+        progress.parse_period(period)
+    except progress.PeriodError:
+        return _reports_page(request, principal, choose_error="Choose a month and a year")
+    return RedirectResponse(f"/workspace/reports/progress/{period}{suffix}", status_code=303)
 
 
 @router.get("/workspace/reports", response_class=HTMLResponse)

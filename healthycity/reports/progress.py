@@ -89,6 +89,8 @@ class BudgetRow:
     outturn: Decimal
     variance_pct: Decimal | None
     flagged: bool
+    explanation: str | None = None
+    variance: Decimal | None = None
 
 
 @dataclass
@@ -99,6 +101,8 @@ class ProgrammeSection:
     confidence: str | None
     progress: list[str]
     milestones: list[Milestone]
+    commentary: str | None = None
+    assessed_on: date | None = None
 
 
 @dataclass
@@ -119,6 +123,8 @@ class ProgressReport:
     budgets: list[BudgetRow] = field(default_factory=list)
     budget_total: Decimal = Decimal("0.00")
     spend_total: Decimal = Decimal("0.00")
+    baseline_total: Decimal = Decimal("0.00")
+    outturn_total: Decimal = Decimal("0.00")
     leads: list[LeadTable] = field(default_factory=list)
     partnership: str = "the partnership"
 
@@ -162,8 +168,26 @@ def _lead_tables(programmes: list[Programme], area_names: dict[str, str]) -> lis
             if any(cells):
                 rows.append((p.name, cells))
         labels = [area_names.get(g, g) or "Lead" for g in groups]
-        tables.append(LeadTable(caption, labels, rows))
+        tables += _split(LeadTable(caption, labels, rows))
     return tables
+
+
+LEAD_COLUMNS = 6  # columns of leads that fit across an A4 page
+
+
+def _split(table: LeadTable) -> list[LeadTable]:
+    """A table of more groups than fit a printed page, as several tables of a few each."""
+    count = len(table.groups)
+    if count <= LEAD_COLUMNS:
+        return [table]
+    parts = range(0, count, LEAD_COLUMNS)
+    out = []
+    for n, start in enumerate(parts, start=1):
+        end = start + LEAD_COLUMNS
+        rows = [(name, cells[start:end]) for name, cells in table.rows if any(cells[start:end])]
+        caption = f"{table.caption} ({n} of {len(parts)})"
+        out.append(LeadTable(caption, table.groups[start:end], rows))
+    return out
 
 
 def _area_names(session: Session) -> dict[str, str]:
@@ -221,6 +245,8 @@ def build(session: Session, period: Period, partnership: str | None = None) -> P
                 sro=programme.sro,
                 lead=_lead_text(hlp) if hlp else None,
                 confidence=latest.rating if latest else None,
+                commentary=latest.commentary if latest else None,
+                assessed_on=latest.assessed_on if latest else None,
                 progress=by_programme.get(programme.slug, []),
                 milestones=[
                     m
@@ -242,10 +268,14 @@ def build(session: Session, period: Period, partnership: str | None = None) -> P
                 outturn=finance.outturn,
                 variance_pct=finance.variance_pct,
                 flagged=finance.flagged,
+                explanation=finance.explanation,
+                variance=finance.variance,
             )
         )
     report.budget_total = sum((b.budget for b in report.budgets), Decimal("0.00"))
     report.spend_total = sum((b.spend_to_date for b in report.budgets), Decimal("0.00"))
+    report.baseline_total = sum((b.baseline or Decimal(0) for b in report.budgets), Decimal("0.00"))
+    report.outturn_total = sum((b.outturn for b in report.budgets), Decimal("0.00"))
     report.leads = _lead_tables(
         [p for p in programmes if not p.is_portfolio_line], _area_names(session)
     )

@@ -20,6 +20,7 @@ from healthycity.core.registry import modules, navigation, resolve
 from healthycity.core.settings import Settings, get_settings
 from healthycity.core.web.rendering import render
 from healthycity.core.web.security import SecurityHeaders
+from healthycity.web.response_cache import install as install_response_cache
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -37,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    # Inside the security headers, so a page served again gets this request's headers.
+    install_response_cache(app, settings)
     app.add_middleware(SecurityHeaders)
 
     from healthycity.web.pages import router as shell_router

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from healthycity.core import auth, throttle
 from healthycity.core.audit import snapshot
-from healthycity.core.auth_models import ROLES, Account
+from healthycity.core.auth_models import PROGRAMME_LEAD, ROLES, Account
 from healthycity.core.errors import Invalid
 from healthycity.core.web.records import FormField, RecordKind
 
@@ -25,7 +25,7 @@ class AccountIn(BaseModel):
     display_name: str = Field(min_length=1, max_length=200)
     role: str
     password: str | None = Field(None, max_length=1024)
-    programmes: list[str] = Field(default_factory=list, max_length=100)
+    programmes: list[str] = Field(default_factory=list, max_length=100, validate_default=True)
     active: bool = True
 
     @field_validator("role")
@@ -33,6 +33,17 @@ class AccountIn(BaseModel):
     def _known_role(cls, value: str) -> str:
         if value not in ROLES:
             raise ValueError(f"choose one of the roles: {', '.join(ROLES)}")
+        return value
+
+    @field_validator("programmes")
+    @classmethod
+    def _lead_leads_something(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """A programme lead with no programme could change nothing: refuse it."""
+        if info.data.get("role") == PROGRAMME_LEAD and not value:
+            raise ValueError(
+                "a programme lead needs at least one programme: give the identifier of each "
+                "programme they lead, like cancer"
+            )
         return value
 
 

@@ -62,6 +62,7 @@ def add(
     from healthycity.core.auth import AccountError, create_account
     from healthycity.core.db import transaction
 
+    _check_lead(role, programme)
     password = None if no_password else _password(password_stdin)
     engine = context(ctx).engine()
     try:
@@ -78,6 +79,59 @@ def add(
     except AccountError as exc:
         fail(str(exc))
     typer.echo(f"added {label}")
+
+
+def _check_lead(role: str, programmes: list[str]) -> None:
+    """A programme lead with no programme could change nothing: refuse it up front."""
+    if role == "programme_lead" and not programmes:
+        fail(
+            "a programme lead needs at least one programme: add --programme SLUG for each "
+            "programme they lead (for example --programme cancer)"
+        )
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The account's email address."),
+    role: str | None = typer.Option(
+        None,
+        "--role",
+        help="A new role: viewer, programme_lead, portfolio_office, assessor or admin.",
+    ),
+    programme: list[str] = typer.Option(
+        [], "--programme", help="The programmes this person leads, replacing the current ones."
+    ),
+    name: str | None = typer.Option(None, "--name", help="A new name shown in the workspace."),
+) -> None:
+    """Change an account's role, the programmes it leads, or its name (audited)."""
+    from healthycity.core.audit import acting_as
+    from healthycity.core.auth import PROGRAMME, ROLES, find_account, set_programmes
+    from healthycity.core.db import transaction
+    from healthycity.portfolio.models import Programme
+
+    engine = context(ctx).engine()
+    with transaction(engine) as session, acting_as(session, _actor()):  # type: ignore[arg-type]
+        account = find_account(session, email)
+        if account is None:
+            fail(f"there is no account for {email}")
+        if role is not None and role not in ROLES:
+            fail(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        new_role = role or account.role
+        programmes = list(programme) or (
+            sorted(account.owned(PROGRAMME)) if new_role == "programme_lead" else []
+        )
+        _check_lead(new_role, programmes)
+        unknown = [slug for slug in programmes if session.get(Programme, slug) is None]
+        if unknown:
+            fail(f"there is no programme {', '.join(unknown)}")
+        account.role = new_role
+        if name:
+            account.display_name = name.strip()[:200]
+        set_programmes(session, account, tuple(programmes) if new_role == "programme_lead" else ())
+        led = ", ".join(sorted(account.owned(PROGRAMME))) or "none"
+        label = f"{account.email} ({account.role}; programmes: {led})"
+    typer.echo(f"changed {label}")
 
 
 @app.command("list")

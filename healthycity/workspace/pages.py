@@ -452,7 +452,7 @@ def _new_password_errors(password: str, confirm: str) -> dict[str, str]:
 
 def _no_store(response: Response) -> Response:
     """Keep a page holding a reset token out of caches and out of other sites' logs."""
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = "private, no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 

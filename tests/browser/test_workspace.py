@@ -210,7 +210,7 @@ def test_a_programme_page_offers_its_downloads(site: LiveServer, page: Any) -> N
     assert_accessible(page)
     href = downloads.get_by_role("link", name="Download as JSON").get_attribute("href")
     answer = page.request.get(site.url + href if href.startswith("/") else href)
-    assert answer.status == 200 and answer.headers["cache-control"] == "no-store"
+    assert answer.status == 200 and answer.headers["cache-control"] == "private, no-store"
     whole_life = answer.json()["whole_life_budget"]
     budget = page.locator("dt", has_text="Whole-life budget").locator("xpath=..").inner_text()
     from decimal import Decimal

@@ -31,9 +31,10 @@ def _refusals(engine: Engine) -> dict[str, int]:
 
 def test_abuse_is_refused_counted_and_never_counted_as_an_answer(engine: Engine) -> None:
     policy = Policy(min_seconds=0.3, per_address=3, per_consultation=1000)
-    with served(engine, policy) as (server, tokens, outbox), httpx.Client(
-        base_url=server.url, timeout=30
-    ) as staff:
+    with (
+        served(engine, policy) as (server, tokens, outbox),
+        httpx.Client(base_url=server.url, timeout=30) as staff,
+    ):
         create_and_publish(staff, tokens)
         create_and_publish(staff, tokens, slug="confirmed", confirm_email="yes")
         person = Respondent(server.url)
@@ -83,9 +84,10 @@ def test_abuse_is_refused_counted_and_never_counted_as_an_answer(engine: Engine)
 
 
 def test_bad_input_gets_a_clear_error_and_writes_nothing(engine: Engine) -> None:
-    with served(engine) as (server, tokens, _outbox), httpx.Client(
-        base_url=server.url, timeout=30
-    ) as staff:
+    with (
+        served(engine) as (server, tokens, _outbox),
+        httpx.Client(base_url=server.url, timeout=30) as staff,
+    ):
         key = create_and_publish(staff, tokens)
         person = Respondent(server.url)
         long = person.answer(SLUG, GOOD | {"q-comments": "x" * 201})
@@ -110,16 +112,21 @@ def test_bad_input_gets_a_clear_error_and_writes_nothing(engine: Engine) -> None
 def test_drafts_are_not_public_and_only_the_office_creates(engine: Engine) -> None:
     from tests.engagement.helpers import consultation_body
 
-    with served(engine) as (server, tokens, _outbox), httpx.Client(
-        base_url=server.url, timeout=30
-    ) as client:
+    with (
+        served(engine) as (server, tokens, _outbox),
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         viewer = client.post(
             "/api/v1/consultations", json=consultation_body(), headers=bearer(tokens, "viewer")
         )
         assert viewer.status_code == 403
-        made = client.post("/api/v1/consultations", json=consultation_body(), headers=bearer(tokens))
+        made = client.post(
+            "/api/v1/consultations", json=consultation_body(), headers=bearer(tokens)
+        )
         assert client.get(f"/consultations/{SLUG}").status_code == 404
         key = made.json()["id"]
-        bad = consultation_body(closes_on=(datetime.now(UTC) - timedelta(days=9)).date().isoformat())
+        bad = consultation_body(
+            closes_on=(datetime.now(UTC) - timedelta(days=9)).date().isoformat()
+        )
         refused = client.patch(f"/api/v1/consultations/{key}", json=bad, headers=bearer(tokens))
         assert refused.status_code == 422 and "closing date" in refused.text

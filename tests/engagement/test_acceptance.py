@@ -44,14 +44,17 @@ def _csv(client: httpx.Client, path: str) -> list[dict[str, str]]:
 
 
 def _count(rows: list[dict[str, str]], question: str, option: str) -> int:
-    return next(int(r["count"]) for r in rows if r["question"] == question and r["option"] == option)
+    return next(
+        int(r["count"]) for r in rows if r["question"] == question and r["option"] == option
+    )
 
 
 def test_two_hundred_respondents_moderated_closed_and_one_withdrawn(engine: Engine) -> None:
     rng = random.Random(16)
-    with served(engine) as (server, tokens, _outbox), httpx.Client(
-        base_url=server.url, timeout=30
-    ) as staff:
+    with (
+        served(engine) as (server, tokens, _outbox),
+        httpx.Client(base_url=server.url, timeout=30) as staff,
+    ):
         key = create_and_publish(staff, tokens)
         people = [Respondent(server.url) for _ in range(200)]
         sent = [_answers(rng, n) for n in range(200)]
@@ -77,7 +80,11 @@ def test_two_hundred_respondents_moderated_closed_and_one_withdrawn(engine: Engi
             decision = "published" if number % 2 == 0 else "rejected"
             moderated = staff.post(
                 f"/workspace/consultations/{key}/moderation/{item}",
-                data={"decision": decision, "reason": "Reviewed against the policy", "theme": "Access"},
+                data={
+                    "decision": decision,
+                    "reason": "Reviewed against the policy",
+                    "theme": "Access",
+                },
                 headers=bearer(tokens),
                 follow_redirects=False,
             )
@@ -137,9 +144,7 @@ def test_two_hundred_respondents_moderated_closed_and_one_withdrawn(engine: Engi
         assert again.status_code == 404
 
         # Every change by the office is in the audit trail, versions included.
-        history = staff.get(
-            f"/api/v1/consultations/{key}/history", headers=bearer(tokens)
-        ).json()
+        history = staff.get(f"/api/v1/consultations/{key}/history", headers=bearer(tokens)).json()
         types = Counter(h["record_type"] for h in history)
         assert types["consultation"] >= 4 and types["consultation_version"] == 1
         assert types["moderation"] >= 40

@@ -57,7 +57,10 @@ def _wilson(p: float, n: float) -> tuple[float, float]:
 
 
 def test_a_series_loads_with_its_disclosure_and_interval(engine: Engine) -> None:
-    with served(engine) as (server, tokens, _), httpx.Client(base_url=server.url) as client:
+    with (
+        served(engine) as (server, tokens, _),
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         loaded = client.post("/api/v1/poll-series", json=SERIES, headers=bearer(tokens))
         assert loaded.status_code == 201, loaded.text
         body = client.get("/polls/engagement-in-design.json").json()
@@ -79,7 +82,10 @@ def test_a_poll_without_sample_size_or_wording_is_refused(engine: Engine) -> Non
     no_size = copy.deepcopy(SERIES)
     del no_size["waves"][1]["sample_size"]
     no_wording = copy.deepcopy(SERIES) | {"question_wording": ""}
-    with served(engine) as (server, tokens, _), httpx.Client(base_url=server.url) as client:
+    with (
+        served(engine) as (server, tokens, _),
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         for body, words in ((no_size, "sample size"), (no_wording, "question wording")):
             refused = client.post("/api/v1/poll-series", json=body, headers=bearer(tokens))
             assert refused.status_code == 422

@@ -60,7 +60,9 @@ def test_the_purge_command_erases_answers_after_retention(engine: Engine) -> Non
         )
         old = service.create(session, data, "tests")
         service.publish(session, old)
-        keep = service.create(session, ConsultationIn.model_validate(consultation_body(slug="kept")), "t")
+        keep = service.create(
+            session, ConsultationIn.model_validate(consultation_body(slug="kept")), "t"
+        )
         service.publish(session, keep)
         for row in (old, keep):
             service.submit(

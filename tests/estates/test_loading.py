@@ -45,9 +45,7 @@ def test_all_london_years_load_and_loading_again_changes_nothing(
     with read_transaction(engine) as session:
         years = sorted(set(session.scalars(select(EstatesReturn.year))))
     assert years == list(YEARS)
-    expected_rows = sum(
-        len(raw_rows(p)) for p in estates_dir.glob("eric_*_london.csv")
-    )
+    expected_rows = sum(len(raw_rows(p)) for p in estates_dir.glob("eric_*_london.csv"))
     assert len(before["estates_return"]) == expected_rows
 
     again = load_all(url, estates_dir)

@@ -18,7 +18,9 @@ def test_ratios_sum_before_dividing() -> None:
 
 
 def test_rows_missing_either_side_are_left_out_of_both() -> None:
-    ratio = m.group_ratio(np.array([10.0, 50.0, NAN]), np.array([1.0, NAN, 4.0]), np.array([0, 0, 0]), 1)
+    ratio = m.group_ratio(
+        np.array([10.0, 50.0, NAN]), np.array([1.0, NAN, 4.0]), np.array([0, 0, 0]), 1
+    )
     assert ratio[0] == 10.0
 
 

@@ -23,13 +23,21 @@ def test_london_page_twins_charts_and_caveat(loaded: str) -> None:
         assert "London&#39;s NHS estate, 2016-17" in page.text
         assert "Open Government Licence v3.0" in page.text
         assert "does not check or correct them" in page.text
-        assert page.text.count('role="img"') == 4  # three charts and the map
+        assert page.text.count('class="hc-figure"') == 4  # three charts and the map
         data = client.get("/estates.json?year=2015-16").json()
         assert data["year"] == "2015-16" and len(data["trend"]) == 4
-        ranked = list(csv.DictReader(io.StringIO(client.get("/estates.csv?table=organisations").text)))
+        ranked = list(
+            csv.DictReader(io.StringIO(client.get("/estates.csv?table=organisations").text))
+        )
         per_m2 = [float(r["backlog_per_m2"]) for r in ranked if r["backlog_per_m2"]]
         assert per_m2 == sorted(per_m2, reverse=True)
-        for table in ("backlog-by-subregion", "backlog-trend", "empty-under-used", "sites", "trend"):
+        for table in (
+            "backlog-by-subregion",
+            "backlog-trend",
+            "empty-under-used",
+            "sites",
+            "trend",
+        ):
             assert client.get(f"/estates.csv?table={table}").status_code == 200, table
         assert client.get("/estates?year=1999-00").status_code == 404
 
@@ -54,10 +62,14 @@ def test_api_matches_the_summary(loaded: str) -> None:
     with TestClient(client_for(loaded)) as client:
         body = client.get("/api/v1/estates/summary/2016-17").json()
         assert client.get("/api/v1/estates/years").json()["years"][-1] == "2016-17"
-        assert client.get("/api/v1/estates/organisations/RYJ").json()["years"][0]["year"] == "2013-14"
+        assert (
+            client.get("/api/v1/estates/organisations/RYJ").json()["years"][0]["year"] == "2013-14"
+        )
         assert client.get("/api/v1/estates/summary/2099-00").status_code == 404
     cli_data = summary(loaded, "2016-17")
-    assert float(body["london"]["backlog"]["total"]) == float(cli_data["london"]["backlog"]["total"])
+    assert float(body["london"]["backlog"]["total"]) == float(
+        cli_data["london"]["backlog"]["total"]
+    )
 
 
 def test_empty_database_has_a_page(engine: Any) -> None:

@@ -172,7 +172,10 @@ def test_nhs_choices_gives_sites_a_postcode_and_coordinates(loaded: str, engine:
 
 def test_england_files_give_the_benchmark(engine: Engine, estates_dir: Path) -> None:
     url = engine.url.render_as_string(hide_password=False)
-    files = [estates_dir / f for f in ("eric_2016_17_site_england.csv", "london_org_subregion_lookup.csv")]
+    files = [
+        estates_dir / f
+        for f in ("eric_2016_17_site_england.csv", "london_org_subregion_lookup.csv")
+    ]
     assert cli(url, "estates", "load", *map(str, files)).exit_code == 0
     data = summary(url, "2016-17")
     bench = data["england_benchmark"]["backlog_per_m2"]

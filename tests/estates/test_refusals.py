@@ -37,7 +37,10 @@ def _count(engine: Engine) -> int:
 def seeded(engine: Engine, estates_dir: Path) -> str:
     """A database already holding one valid year, so 'nothing written' means unchanged."""
     url = engine.url.render_as_string(hide_password=False)
-    assert cli(url, "estates", "load", str(estates_dir / "eric_2015_16_trust_london.csv")).exit_code == 0
+    assert (
+        cli(url, "estates", "load", str(estates_dir / "eric_2015_16_trust_london.csv")).exit_code
+        == 0
+    )
     return url
 
 
@@ -65,7 +68,9 @@ def test_text_in_a_money_column_is_refused(
 def test_a_missing_key_column_is_refused(
     seeded: str, engine: Engine, estates_dir: Path, tmp_path: Path
 ) -> None:
-    bad = _write(tmp_path / "eric_2016_17_site_london.csv", raw_rows(estates_dir / SOURCE), "Site Code")
+    bad = _write(
+        tmp_path / "eric_2016_17_site_london.csv", raw_rows(estates_dir / SOURCE), "Site Code"
+    )
     message = _refused(seeded, engine, estates_dir, bad)
     assert "row 1" in message and "lacks the column(s): Site Code" in message
 
@@ -86,7 +91,10 @@ def test_a_duplicate_site_is_refused(
     rows.append(dict(rows[2]))
     message = _refused(seeded, engine, estates_dir, _write(tmp_path / "eric_2016_17_s.csv", rows))
     site = f"{rows[2]['Organisation Code']} {rows[2]['Site Code']}"
-    assert f"row {len(rows) + 1}, column 'Site Code': duplicate site {site} (first at row 4)" in message
+    assert (
+        f"row {len(rows) + 1}, column 'Site Code': duplicate site {site} (first at row 4)"
+        in message
+    )
 
 
 def test_an_unknown_layout_lists_the_columns_it_lacks(

@@ -22,8 +22,8 @@ def test_without_outcome_data_the_pages_say_so(engine: Engine) -> None:
 
 def test_a_programme_shows_its_indicators_and_a_proposal_its_boroughs(engine: Engine) -> None:
     try:
-        from healthycity.outcomes.demo import load_demo
         from healthycity.core.pack_loading import load_pack
+        from healthycity.outcomes.demo import load_demo
     except ImportError as exc:  # the outcomes module is another engineer's, still growing
         pytest.skip(f"outcomes demo data are not available: {exc}")
     load_pack(engine, london_pack())

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from healthycity.assurance.models import AssuranceTest, BedTestCondition
-from healthycity.core.auth_models import AuditRecord
+from healthycity.core.audit import AuditRecord
 from healthycity.core.db import transaction
 from healthycity.portfolio import schemas, service
 from healthycity.portfolio.models import (

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from healthycity.core.audit import snapshot
-from healthycity.core.auth_models import AuditRecord
+from healthycity.core.audit import AuditRecord, snapshot
 from healthycity.core.db import transaction
 from healthycity.portfolio import schemas, service
 from healthycity.portfolio.models import Programme, TransformationFund

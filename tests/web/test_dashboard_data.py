@@ -33,8 +33,8 @@ BOROUGHS = {
 
 def build_london(url: str) -> str:
     """Migrate, load the London pack and the demo data; return ``url``."""
-    from healthycity.outcomes.demo import load_demo
     from healthycity.core.pack_loading import load_pack
+    from healthycity.outcomes.demo import load_demo
     from healthycity.packs.reader import PACKS_DIR, read_pack
 
     engine = make_engine(url)

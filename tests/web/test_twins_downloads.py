@@ -66,7 +66,7 @@ def test_private_pages_and_their_twins_are_not_stored_and_tables_are_named() -> 
         missing = httpx.get(f"{server.url}/private/k.csv", params={"table": "nope"})
         public = httpx.get(f"{server.url}/public.csv")
     assert [a.status_code for a in answers] == [200, 200, 200]
-    assert {a.headers.get("cache-control") for a in answers} == {"no-store"}
+    assert {a.headers.get("cache-control") for a in answers} == {"private, no-store"}
     assert answers[1].json() == [{"key": "k"}]
     assert extra.text == "n\n1\n2\n"
     assert 'filename="private-k-extra.csv"' in extra.headers["content-disposition"]

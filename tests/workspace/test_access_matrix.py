@@ -364,7 +364,7 @@ def test_every_role_action_and_record_type(engine: Engine) -> None:
     assert not failures, "\n".join(failures)
     # The allowed changes are all in the trail, attributed to the people who made them.
     with transaction(engine) as session:
-        from healthycity.core.auth_models import AuditRecord
+        from healthycity.core.audit import AuditRecord
 
         actors = set(session.scalars(select(AuditRecord.actor).distinct()))
         assert any(a.startswith("Portfolio Office <") for a in actors)

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from healthycity.core import auth
-from healthycity.core.audit import Actor, AuditError, acting_as, history
-from healthycity.core.auth_models import Account, AuditRecord, WebSession
+from healthycity.core.audit import Actor, AuditError, AuditRecord, acting_as, history
+from healthycity.core.auth_models import Account, WebSession
 from healthycity.core.db import transaction
 from healthycity.portfolio.models import Programme
 from tests.workspace.helpers import PASSWORD, unit

@@ -124,13 +124,13 @@ def test_every_page_with_data_links_its_twins_and_they_answer(site: Site) -> Non
         path = template.format(proposal=site.proposal_id)
         page = site.get(path, role)
         assert page.status_code == 200, path
-        assert page.headers["cache-control"] == "no-store", path
+        assert page.headers["cache-control"] == "private, no-store", path
         links = re.findall(r'<a href="([^"]+)"[^>]*>Download as (CSV|JSON)</a>', page.text)
         assert {kind for _, kind in links} == {"CSV", "JSON"}, path
         for href, kind in links:
             twin = site.get(html.unescape(href).removeprefix(site.url), role)
             assert twin.status_code == 200, href
-            assert twin.headers["cache-control"] == "no-store", href
+            assert twin.headers["cache-control"] == "private, no-store", href
             if kind == "JSON":
                 assert twin.headers["content-type"] == "application/json"
                 assert twin.json(), href

@@ -191,7 +191,7 @@ def test_a_reset_link_from_the_command_line_sets_a_new_password_once(engine: Eng
         page = client.get(link)
         assert page.status_code == 200 and "viewer@example.org" in page.text
         assert page.headers["referrer-policy"] == "no-referrer"
-        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["cache-control"] == "private, no-store"
         form_token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         cookie = page.cookies["hc_csrf"]
         token = link.split("token=")[1]

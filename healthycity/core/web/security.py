@@ -1,36 +1,87 @@
-"""Security headers on every response, with a per-request nonce for inline scripts.
+"""Security headers on every response; the one inline script is allowed by its hash.
 
 Pages work without JavaScript; the only inline script is the design system's
-one-liner that marks JavaScript as available, allowed by nonce under a strict CSP.
+one-liner that marks JavaScript as available. It is allowed by its SHA-256 hash under
+a strict CSP rather than by a nonce written into the page, so a page's bytes do not
+change from one request to the next and a finished page can be served again as it is
+(the response cache, docs/decisions/0015-page-cache.md). Each response still carries a
+fresh nonce in its policy, for any script a handler chooses to mark with
+``request.state.csp_nonce``.
+
+A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``): it only adds headers,
+so it costs microseconds and leaves the body streaming untouched.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import secrets
-from collections.abc import Awaitable, Callable
+from functools import lru_cache
 
-from fastapi import Request, Response
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S)
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        nonce = secrets.token_urlsafe(16)
-        request.state.csp_nonce = nonce
-        response = await call_next(request)
-        if request.url.path.startswith("/api/v1/docs"):
-            script_src = "'self' 'unsafe-inline'"
-        else:
-            script_src = f"'self' 'nonce-{nonce}'"
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            f"default-src 'self'; script-src {script_src}; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; font-src 'self' https://assets.nhs.uk; "
-            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+@lru_cache(maxsize=1)
+def inline_script_hashes() -> tuple[str, ...]:
+    """``'sha256-…'`` of each inline script in the design system's page template."""
+    from healthycity.core.web.templating import environment
+
+    source, _, _ = environment().loader.get_source(  # type: ignore[union-attr]
+        environment(), "nhsuk/template.jinja"
+    )
+    found = []
+    for body in _INLINE_SCRIPT.findall(source):
+        if body.strip() and "{{" not in body and "{%" not in body:
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            found.append(f"'sha256-{digest}'")
+    return tuple(found)
+
+
+def policy(nonce: str, path: str) -> str:
+    if path.startswith("/api/v1/docs"):
+        script_src = "'self' 'unsafe-inline'"
+    else:
+        script_src = " ".join(["'self'", f"'nonce-{nonce}'", *inline_script_hashes()])
+    return (
+        f"default-src 'self'; script-src {script_src}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' https://assets.nhs.uk; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+
+_FIXED = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, _headed(scope, send) if scope["type"] == "http" else send)
+
+
+def _headed(scope: Scope, send: Send) -> Send:
+    """``send`` adding this request's policy and the fixed headers to the answer."""
+    nonce = secrets.token_urlsafe(16)
+    scope.setdefault("state", {})["csp_nonce"] = nonce
+    path = str(scope["path"])
+
+    async def with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {bytes(k).lower() for k, _ in headers}
+            if b"content-security-policy" not in present:
+                headers.append((b"content-security-policy", policy(nonce, path).encode()))
+            headers.extend(h for h in _FIXED if h[0] not in present)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return with_headers

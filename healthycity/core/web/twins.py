@@ -8,7 +8,7 @@ they may see) holds for the twins exactly as for the page.
 A page with several tables names the others in `Page.tables`; each is the CSV twin
 with ``?table=NAME`` (the name ``table`` is therefore not free for a page's own query).
 Signed-in pages pass ``private=True``: every answer, the twins included, is then sent
-with ``Cache-Control: no-store`` so no shared or browser cache keeps a copy.
+with ``Cache-Control: private, no-store`` so no shared or browser cache keeps a copy.
 
 CSV cells are written for spreadsheets, which run a cell beginning ``=``, ``+``, ``-``
 or ``@`` as a formula (OWASP "CSV injection"): such text is prefixed with ``'``. Numbers
@@ -141,7 +141,7 @@ def twin_routes(
 ) -> Callable[..., Any]:
     """Register ``path`` as an HTML page with ``.json`` and ``.csv`` twins.
 
-    ``private`` marks a signed-in page: the page and its twins are sent ``no-store``.
+    ``private`` marks a signed-in page: the page and its twins are sent ``private, no-store``.
     """
 
     def decorator(handler: Callable[..., Page]) -> Callable[..., Page]:
@@ -153,7 +153,7 @@ def twin_routes(
             ) -> Response:
                 response = _respond(request, handler(request, *args, **kwargs), _suffix)
                 if private:
-                    response.headers["Cache-Control"] = "no-store"
+                    response.headers["Cache-Control"] = "private, no-store"
                 return response
 
             wrapped = functools.wraps(handler)(endpoint)

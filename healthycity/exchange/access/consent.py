@@ -740,8 +740,16 @@ def release(
     session: ConsentSession,
     candidates: Sequence[Candidate],
     classifier: SensitivityClassifier | None = None,
+    *,
+    context: Sequence[Candidate] = (),
 ) -> Release:
-    """The choke point: start, can_see each candidate, will_see each survivor, complete."""
+    """The choke point: start, can_see each candidate, will_see each survivor, complete.
+
+    ``context`` holds the person's other records in this answer that will not be shown
+    (another type than was asked for, or refused by the role policy): they are never
+    released, but what candidates inherit from them (an encounter *for* an HIV
+    diagnosis) still counts, so withholding them cannot unmask a candidate.
+    """
     classifier = classifier or SensitivityClassifier.default()
     verdict = session.start()
     if verdict is Verdict.REJECT:
@@ -749,15 +757,17 @@ def release(
             session.outcome.withheld += 1
             session.outcome.reasons["deny all"] += 1
         return Release([], session.complete())
+    everything = [*candidates, *context]
     facts = classifier.facts_for_all(
-        [c.resource for c in candidates],
-        [c.origin for c in candidates],
-        digests=[c.digest for c in candidates],
+        [c.resource for c in everything],
+        [c.origin for c in everything],
+        digests=[c.digest for c in everything],
         with_time=session.needs_time,
         with_authors=session.needs_authors,
         with_links=session.needs_links,
     )
-    related_targets = _related_targets(session.related_seeds(), candidates, facts)
+    related_targets = _related_targets(session.related_seeds(), everything, facts)
+    facts = facts[: len(candidates)]
     kept: list[Candidate] = []
     withheld: set[str] = set()
     for candidate, fact in zip(candidates, facts, strict=True):

@@ -198,11 +198,13 @@ def load_facts(
             .order_by(BreakGlassGrant.expires_at.desc())
         )
     ]
+    # The latest active privacy Consent is the citizen's current statement and alone
+    # decides (recording a new one supersedes the old: an opt-out can be reversed).
     directives: list[ConsentDirective] = []
     for (resource,) in session.execute(
-        select(ConsentRecord.resource).where(
-            ConsentRecord.person_id == person_id, ConsentRecord.status == "active"
-        )
+        select(ConsentRecord.resource)
+        .where(ConsentRecord.person_id == person_id, ConsentRecord.status == "active")
+        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
     ):
         try:
             directive = compile_consent(resource)
@@ -210,6 +212,7 @@ def load_facts(
             directive = DENY_ALL  # unreadable wishes: fail closed, never open
         if directive is not None:
             directives.append(directive)
+            break
     return GroundFacts(
         person, int(found.grounds_version), links, relationships, grants, directives, False
     )

@@ -260,11 +260,13 @@ class TokenVerifier:
         audience: str,
         leeway: int = 30,
         cache_size: int = 10_000,
+        max_lifetime: int | None = None,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self.max_lifetime = max_lifetime
         self.cache_size = cache_size
         self._verified: dict[str, tuple[Principal, float]] = {}
 
@@ -311,7 +313,21 @@ class TokenVerifier:
             raise TokenError("token signature does not verify") from error
         except jwt.PyJWTError as error:
             raise TokenError(f"invalid token: {error}") from error
+        check_times(claims, self.max_lifetime)
         return principal_from_claims(claims), float(claims["exp"])
+
+
+def check_times(claims: Mapping[str, Any], max_lifetime: int | None) -> None:
+    """``exp``, ``iat`` and ``nbf`` must be numbers (not text, not booleans), and the
+    token may live no longer than ``max_lifetime`` seconds from its issue."""
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if name in claims and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value != value
+        ):
+            raise TokenError(f"token claim {name} must be a number")
+    if max_lifetime is not None and float(claims["exp"]) - float(claims["iat"]) > max_lifetime:
+        raise TokenError(f"token lives longer than {max_lifetime} seconds")
 
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:

@@ -36,6 +36,7 @@ from healthycity.outcomes import models as m
 from healthycity.outcomes.ingest.fingertips_csv import check_duplicates, read_csv_text
 from healthycity.outcomes.ingest.problems import ImportResult, ProblemList
 from healthycity.outcomes.ingest.store import AreaSeed, IndicatorSeed, write_observations
+from healthycity.outcomes.ingest.validate import MAX_CELL_BYTES, Checker
 
 if TYPE_CHECKING:
     import polars as pl
@@ -106,6 +107,7 @@ def load_counts_file(
     multiplier: float | None = None,
     ci: str = "auto",
     illustrative: bool = False,
+    max_cell_bytes: int = MAX_CELL_BYTES,
 ) -> ImportResult:
     """Validate a counts file, compute its statistics, and write them in this session."""
     import polars as pl
@@ -119,6 +121,8 @@ def load_counts_file(
     problems.raise_if_any()
     assert raw is not None
     frame = raw.rename({c: c.strip().lower() for c in raw.columns if c != "_row"})
+    checker = Checker({}, max_cell_bytes)
+    checker.cells(frame)
     indicator = session.get(m.Indicator, indicator_id)
     chosen = _method(method, indicator)
     if chosen is None or chosen not in METHODS or chosen == "sii":
@@ -168,6 +172,15 @@ def load_counts_file(
     frame = frame.with_columns(
         pl.col(c).str.replace_all(",", "").cast(pl.Float64, strict=False) for c in numbers
     )
+    checker.observations(
+        frame.select(
+            "_row",
+            *(c for c in numbers if c in ("count", "denominator")),
+            *(pl.col(c).fill_null("") for c in KEY_COLUMNS),
+        ).with_columns(pl.lit(indicator_id).alias("indicator_id"))
+    )
+    checker.report(problems)
+    problems.raise_if_any()
     if chosen in ("proportion", "rate"):
         keyed = frame.select(
             pl.lit(label).alias("_file"),
@@ -285,10 +298,13 @@ def import_counts_csv(
     name: str | None = None,
     multiplier: float | None = None,
     ci: str = "auto",
+    max_cell_bytes: int = MAX_CELL_BYTES,
 ) -> ImportResult:
     """Import a counts file in one transaction: all written, or nothing."""
+    from healthycity.outcomes.aggregate import after_import
+
     with transaction(engine) as session:
-        return load_counts_file(
+        result = load_counts_file(
             session,
             path,
             indicator_id,
@@ -296,4 +312,7 @@ def import_counts_csv(
             name=name,
             multiplier=multiplier,
             ci=ci,
+            max_cell_bytes=max_cell_bytes,
         )
+        after_import(session, result)
+        return result

@@ -307,6 +307,9 @@ def import_fingertips_api(
             **({"parent_area_code": parent_code} if parent_code else {}),
         },
     )
+    from healthycity.outcomes.aggregate import after_import
+
     with transaction(engine) as session:
         result = load_fetched(session, fetched, parent_code=parent_code, location=location)
+        after_import(session, result)
     return result, fetched.warnings

@@ -35,6 +35,7 @@ from healthycity.outcomes.ingest.store import (
     IndicatorSeed,
     write_observation_batches,
 )
+from healthycity.outcomes.ingest.validate import MAX_CELL_BYTES, Checker
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,6 +54,16 @@ _SHOWN = 50
 _HASH_SEED = 20150730
 # Columns the writing pass never reads (the first pass took names and areas from them).
 _NOT_OBSERVED = frozenset({fc.INDICATOR_NAME, fc.AREA_NAME, fc.AREA_TYPE, fc.PARENT_NAME})
+# Observation field → the Fingertips column a problem names.
+_LABELS = {v: k for k, v in fc.NUMERIC.items()} | {
+    "indicator_id": fc.INDICATOR_ID,
+    "area_code": fc.AREA_CODE,
+    "period": fc.TIME_PERIOD,
+    "sex": fc.SEX,
+    "age": fc.AGE,
+    "category_type": fc.CATEGORY_TYPE,
+    "category": fc.CATEGORY,
+}
 
 
 @dataclass
@@ -212,6 +223,7 @@ def parse_fingertips(
     *,
     keep: pl.Expr | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    max_cell_bytes: int = MAX_CELL_BYTES,
 ) -> FileScan | None:
     """Validate one file chunk by chunk; problems are collected, observations dropped.
 
@@ -244,8 +256,10 @@ def parse_fingertips(
     names: dict[str, str | None] = {}
     areas: dict[str, AreaSeed] = {}
     evidence: list[Evidence] = []
+    checker = Checker(_LABELS, max_cell_bytes)
     try:
         for frame in chunks:
+            checker.cells(frame)
             for column, rows in empty.items():
                 if len(rows) < _SHOWN:
                     found = frame.filter(pl.col(column).is_null()).get_column("_row")
@@ -267,8 +281,9 @@ def parse_fingertips(
                 not_whole.extend((int(r), str(c)) for r, c in head.iter_rows())
 
             obs = observations(frame, label, columns)
+            checker.observations(obs)
             above = (
-                obs.filter(pl.col("count") > pl.col("denominator"))
+                obs.filter((pl.col("count") > pl.col("denominator")) & (pl.col("denominator") >= 0))
                 .group_by("indicator_id", maintain_order=True)
                 .agg(pl.len(), pl.col("_row", "count", "denominator").head(_SHOWN))
             )
@@ -314,7 +329,15 @@ def parse_fingertips(
     for row, cell in not_whole:
         problems.add(row, fc.TIME_PERIOD_SORTABLE, f"{cell!r} is not a whole number")
 
+    if checker.data_rows == 0:
+        checker.report(problems)
+        return None
     scan.indicators = indicator_seeds(names, evidence, value_types)
+    checker.report(
+        problems,
+        {i.id: i.value_type or "" for i in scan.indicators},
+        {i.id: i.multiplier for i in scan.indicators},
+    )
     proportions = [i.id for i in scan.indicators if i.value_type == m.PROPORTION]
     above_rows = sorted(r for i in proportions for r in over.get(i, []))
     for row, count, denominator in above_rows[:_SHOWN]:
@@ -583,6 +606,7 @@ def read_files(
     *,
     keep: pl.Expr | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    max_cell_bytes: int = MAX_CELL_BYTES,
 ) -> tuple[list[FileScan], list[IndicatorSeed], list[AreaSeed], ProblemList]:
     """Validate every file; problems across all files, duplicates across files."""
     import polars as pl
@@ -595,7 +619,13 @@ def read_files(
     for index, (source, label) in enumerate(sources):
         file_problems = ProblemList(label)
         scan = parse_fingertips(
-            source, label, file_problems, value_types, keep=keep, chunk_bytes=chunk_bytes
+            source,
+            label,
+            file_problems,
+            value_types,
+            keep=keep,
+            chunk_bytes=chunk_bytes,
+            max_cell_bytes=max_cell_bytes,
         )
         problems.extend(file_problems)
         if scan is None:
@@ -683,6 +713,7 @@ def load_fingertips_files(
     update_metadata: bool = False,
     keep: pl.Expr | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    max_cell_bytes: int = MAX_CELL_BYTES,
 ) -> ImportResult:
     """Validate and write Fingertips CSVs in the caller's transaction.
 
@@ -692,7 +723,7 @@ def load_fingertips_files(
     still makes the whole load one change or none.
     """
     scans, indicators, areas, problems = read_files(
-        session, sources, keep=keep, chunk_bytes=chunk_bytes
+        session, sources, keep=keep, chunk_bytes=chunk_bytes, max_cell_bytes=max_cell_bytes
     )
     problems.raise_if_any()
     codes = set().union(*(scan.area_codes for scan in scans))
@@ -736,12 +767,18 @@ def import_fingertips_csv(
     *,
     illustrative: bool = False,
     chunk_bytes: int = CHUNK_BYTES,
+    max_cell_bytes: int = MAX_CELL_BYTES,
 ) -> ImportResult:
     """Import Fingertips CSV files in one transaction: all written, or nothing."""
+    from healthycity.outcomes.aggregate import after_import
+
     with transaction(engine) as session:
-        return load_fingertips_files(
+        result = load_fingertips_files(
             session,
             [(Path(p), Path(p).name) for p in paths],
             illustrative=illustrative,
             chunk_bytes=chunk_bytes,
+            max_cell_bytes=max_cell_bytes,
         )
+        after_import(session, result)
+        return result

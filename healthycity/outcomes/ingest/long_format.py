@@ -32,13 +32,15 @@ from healthycity.outcomes.ingest.infer import (
 )
 from healthycity.outcomes.ingest.problems import ImportResult, ProblemList
 from healthycity.outcomes.ingest.store import AreaSeed, IndicatorSeed, write_observations
+from healthycity.outcomes.ingest.validate import MAX_CELL_BYTES, Checker
 
 if TYPE_CHECKING:
     import polars as pl
 
 SOURCE = "long"
 REQUIRED = ("area_code", "period", "value")
-MISSING = ("", "NA", "N/A", "NaN", "..", "-")
+# "NaN" is not a missing marker: a non-finite number is refused (ingest/validate.py).
+MISSING = ("", "NA", "N/A", "..", "-")
 _SEXES = {
     "persons": "Persons",
     "male": "Male",
@@ -64,8 +66,11 @@ def load_long_file(
     *,
     name: str | None = None,
     illustrative: bool = False,
+    max_cell_bytes: int = MAX_CELL_BYTES,
+    source: str = SOURCE,
 ) -> ImportResult:
-    """Validate a long-format file and write it, as ``indicator_id``, in this session."""
+    """Validate a long-format file and write it, as ``indicator_id``, in this session
+    (``source`` names the release: "long", or "published" for the shipped snapshot)."""
     import polars as pl
 
     label = path.name
@@ -73,6 +78,8 @@ def load_long_file(
     raw = read_csv_text(path, label, problems)
     problems.raise_if_any()
     assert raw is not None
+    checker = Checker({}, max_cell_bytes)
+    checker.cells(raw)
     columns = {c.lower().strip(): c for c in raw.columns if c != "_row"}
     for column in REQUIRED:
         if column not in columns:
@@ -92,11 +99,13 @@ def load_long_file(
             problems.add(int(row), columns[column], "empty; every row needs it")
 
     numbers: dict[str, pl.Expr] = {}
+    labels: dict[str, str] = {k: columns[k] for k in ("area_code", "period") if k in columns}
     for target, names in {"value": ("value",), **_NUMBERS}.items():
         found = next((n for n in names if n in columns), None)
         if found is None:
             numbers[target] = pl.lit(None, dtype=pl.Float64)
             continue
+        labels[target] = columns[found]
         parsed = col(found).cast(pl.Float64, strict=False)
         bad = frame.filter(col(found).is_not_null() & parsed.is_null())
         for row, cell in bad.select("_row", columns[found]).head(50).iter_rows():
@@ -154,6 +163,13 @@ def load_long_file(
         problems,
     )
     check_duplicates(obs, problems, columns["period"])
+    checker.labels = labels | {"sex": columns.get(sex_source or "", "sex")}
+    checker.observations(obs)
+    checker.report(
+        problems,
+        {indicator_id: known_type if known_type not in (None, m.OTHER) else value_type},
+        {indicator_id: (existing.multiplier if existing is not None else None) or 100.0},
+    )
     problems.raise_if_any()
 
     if measure and measure.lower() in ("percentage", "proportion", "percent"):
@@ -180,7 +196,7 @@ def load_long_file(
     return write_observations(
         session,
         obs,
-        source=SOURCE,
+        source=source,
         location=label,
         indicators=[seed],
         areas=areas,
@@ -202,7 +218,19 @@ def import_long_file(
     *,
     name: str | None = None,
     illustrative: bool = False,
+    max_cell_bytes: int = MAX_CELL_BYTES,
 ) -> ImportResult:
     """Import one long-format file in one transaction: all written, or nothing."""
+    from healthycity.outcomes.aggregate import after_import
+
     with transaction(engine) as session:
-        return load_long_file(session, path, indicator_id, name=name, illustrative=illustrative)
+        result = load_long_file(
+            session,
+            path,
+            indicator_id,
+            name=name,
+            illustrative=illustrative,
+            max_cell_bytes=max_cell_bytes,
+        )
+        after_import(session, result)
+        return result

@@ -80,6 +80,12 @@ class ImportResult:
     indicators_created: list[str] = field(default_factory=list)
     areas_created: list[str] = field(default_factory=list)
     illustrative: bool = False
+    indicator_ids: list[str] = field(default_factory=list)
+    # Parents (London, sub-regions) rolled up from their boroughs after the load
+    # (healthycity.outcomes.aggregate): what was done, and differences from published rows.
+    aggregates: list[str] = field(default_factory=list)
+    aggregates_computed: int = 0
+    aggregate_differences: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -106,4 +112,6 @@ class ImportResult:
             parts.append(f"{self.replaced_illustrative} illustrative rows replaced")
         if self.illustrative:
             parts.append("marked illustrative")
+        if self.aggregates_computed:
+            parts.append(f"{self.aggregates_computed} aggregate row(s) computed from the boroughs")
         return ", ".join(parts)

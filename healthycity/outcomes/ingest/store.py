@@ -190,7 +190,13 @@ def write_observation_batches(
     import polars as pl
 
     indicator_ids = sorted(indicator_ids)
-    result = ImportResult(source=source, location=location, rows=rows, illustrative=illustrative)
+    result = ImportResult(
+        source=source,
+        location=location,
+        rows=rows,
+        illustrative=illustrative,
+        indicator_ids=list(indicator_ids),
+    )
     result.indicators_created = _upsert_indicators(session, indicators, update_metadata)
     missing = [i for i in indicator_ids if session.get(m.Indicator, i) is None]
     if missing:

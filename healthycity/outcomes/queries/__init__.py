@@ -16,6 +16,9 @@ Which rows make the headline: for each indicator, the "headline breakdown" is it
 persons / all-categories series at its usual age (the most common age in its data, or
 the one the catalogue names), so an indicator published for "18+ yrs" is not lost.
 
+Issue 12: ``published`` (judgements as published, disagreements, why a city figure is
+missing, how many indicators are real).
+
 Modules: ``values`` (the dataclasses and the judgements), ``reading`` (an indicator's
 series, latest values, summaries, profiles) and ``catalogue`` (the data version, the
 catalogue, the search index and the pages' bulk reads). Import from the package.
@@ -50,6 +53,13 @@ from healthycity.outcomes.queries.catalogue import (
     vision_priorities,
     vision_priority,
 )
+from healthycity.outcomes.queries.published import (
+    Disagreement,
+    RealData,
+    missing_reason,
+    published_disagreements,
+    real_data,
+)
 from healthycity.outcomes.queries.reading import (
     area_profile,
     areas_within,
@@ -67,6 +77,8 @@ from healthycity.outcomes.queries.reading import (
     time_series,
 )
 from healthycity.outcomes.queries.values import (
+    AS_PUBLISHED,
+    COMPUTED_NOTE,
     AreaValue,
     Breakdown,
     DataStatus,
@@ -81,20 +93,25 @@ from healthycity.outcomes.queries.values import (
     Trend,
     compare_point,
     compare_points,
+    published_outcome,
     target_progress,
     trend_of,
 )
 
 __all__ = [
     "ENGLAND",
+    "AS_PUBLISHED",
+    "COMPUTED_NOTE",
     "AreaValue",
     "Breakdown",
     "DataStatus",
+    "Disagreement",
     "IndicatorInfo",
     "IndicatorSummary",
     "Judgement",
     "LatestTable",
     "Point",
+    "RealData",
     "SpineRow",
     "Spread",
     "TargetProgress",
@@ -130,11 +147,15 @@ __all__ = [
     "life_stage",
     "life_stages",
     "loaded_pack",
+    "missing_reason",
     "observations_at",
     "periods",
     "point_of",
     "population_bands",
     "population_indicators",
+    "published_disagreements",
+    "published_outcome",
+    "real_data",
     "recent_trend",
     "short_names",
     "spread",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from healthycity.geography.models import Area
 from healthycity.geography.service import DEFAULT_CITY, ENGLAND
 from healthycity.outcomes import models as m
+from healthycity.outcomes.queries.published import missing_reason, real_data
 from healthycity.outcomes.queries.values import (
     AreaValue,
     Breakdown,
@@ -70,6 +71,7 @@ def point_of(obs: m.Observation, area: Any) -> Point:
         published_england=obs.compared_to_england,
         published_trend=obs.recent_trend,
         breakdown=Breakdown(obs.sex, obs.age, obs.category_type, obs.category),
+        published_region=obs.compared_to_region,
     )
 
 
@@ -325,7 +327,7 @@ def indicator_summaries(
                     None,
                     None,
                     None,
-                    target_progress(info, targets_rows, []),
+                    target_progress(info, targets_rows, [], missing_reason(session, row.id, city)),
                     None,
                     False,
                 )
@@ -349,7 +351,12 @@ def indicator_summaries(
                 country=latest.benchmark,
                 comparison=city_row.comparison if city_row else None,
                 trend=trend_of(info, history),
-                targets=target_progress(info, targets_rows, history),
+                targets=target_progress(
+                    info,
+                    targets_rows,
+                    history,
+                    None if history else missing_reason(session, row.id, city, chosen),
+                ),
                 boroughs=spread(values, [r.comparison for r in local]) if local else None,
                 illustrative=latest.illustrative,
             )
@@ -437,10 +444,13 @@ def data_status(session: Session) -> DataStatus:
     last = session.execute(select(func.max(m.DataRelease.loaded_at))).scalar()
     releases = session.execute(select(func.count()).select_from(m.DataRelease)).scalar_one()
     illustrative = int(counts.get(True, 0))
+    real = real_data(session)
     return DataStatus(
         last_updated=last,
         illustrative=illustrative > 0,
         real_observations=int(counts.get(False, 0)),
         illustrative_observations=illustrative,
         releases=int(releases),
+        real_indicators=real.real,
+        indicators=real.total,
     )

@@ -15,6 +15,12 @@ from functools import partial
 
 from healthycity.outcomes import models as m
 
+# The start of the value note of a figure computed from its parts (London from its
+# boroughs); written by ``healthycity.outcomes.aggregate``.
+COMPUTED_NOTE = "Computed from the boroughs"
+# The method of a judgement taken from the publisher because the data have no interval.
+AS_PUBLISHED = "as published"
+
 
 @dataclass(frozen=True)
 class Breakdown:
@@ -72,6 +78,12 @@ class Point:
     published_england: str | None = None
     published_trend: str | None = None
     breakdown: Breakdown = field(default_factory=Breakdown)
+    published_region: str | None = None
+
+    @property
+    def computed(self) -> bool:
+        """Computed here from its parts (``healthycity.outcomes.aggregate``), not published."""
+        return bool(self.value_note and self.value_note.startswith(COMPUTED_NOTE))
 
 
 @dataclass(frozen=True)
@@ -149,6 +161,14 @@ class DataStatus:
     real_observations: int
     illustrative_observations: int
     releases: int
+    # Indicators showing published figures, of all the site's indicators (issue 12).
+    real_indicators: int = 0
+    indicators: int = 0
+
+    @property
+    def real_text(self) -> str:
+        """For the banner: "N of M indicators show published figures"."""
+        return f"{self.real_indicators} of {self.indicators} indicators show published figures"
 
 
 # ---------------------------------------------------------------------------- judgements
@@ -167,6 +187,41 @@ class Judgement:
     method: str
     confidence: float | None
     choice: str = "default"
+    # True when the data have no interval and the publisher's own judgement is shown
+    # (``published`` holds its words, e.g. Fingertips' "Better 95%").
+    as_published: bool = False
+    published: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The outcome as a page shows it: "better", or "better (as published)"."""
+        return f"{self.outcome} ({AS_PUBLISHED})" if self.as_published else self.outcome
+
+
+def published_outcome(text: str | None) -> str | None:
+    """A publisher's comparison text as an outcome ("Better 95%" → "better"); None for
+    "Not compared", quintile labels and anything else that is not a judgement."""
+    if not text:
+        return None
+    lowered = text.strip().lower()
+    for outcome in ("better", "similar", "worse", "higher", "lower"):
+        if lowered.startswith(outcome):
+            return outcome
+    if lowered.startswith("same"):
+        return "similar"
+    return None
+
+
+def published_for(point: Point, benchmark: Point) -> str | None:
+    """The publisher's text judging ``point`` against ``benchmark``: "Compared to England"
+    when the benchmark is England, "Compared to Region" when it is a region."""
+    from healthycity.geography.service import ENGLAND
+
+    if benchmark.area_code == ENGLAND:
+        return point.published_england
+    if benchmark.area_type == "region":
+        return point.published_region
+    return None
 
 
 @dataclass(frozen=True)
@@ -235,7 +290,7 @@ def _judgements(
         if how.method is Method.TWO_LEVELS
         else f"{how.method.value} ({percent_text(how.levels[0])})"
     )
-    return [
+    judged = [
         Judgement(
             outcome=r.label,
             benchmark_code=benchmark.area_code,
@@ -246,6 +301,24 @@ def _judgements(
         )
         for r in results
     ]
+    for index, point in enumerate(points):
+        low, high = _limits(point, how.levels[0])
+        if point.value is None or (low is not None and high is not None):
+            continue  # our own judgement stands where there is an interval
+        text = published_for(point, benchmark)
+        outcome = published_outcome(text)
+        if outcome is not None:
+            judged[index] = Judgement(
+                outcome=outcome,
+                benchmark_code=benchmark.area_code,
+                benchmark_value=benchmark.value,
+                method=AS_PUBLISHED,
+                confidence=None,
+                choice=how.choice.value,
+                as_published=True,
+                published=text,
+            )
+    return judged
 
 
 def compare_point(
@@ -324,13 +397,17 @@ def _progress(
 
 
 def target_progress(
-    indicator: IndicatorInfo, targets: Sequence[m.Target], points: Sequence[Point]
+    indicator: IndicatorInfo,
+    targets: Sequence[m.Target],
+    points: Sequence[Point],
+    missing: str | None = None,
 ) -> list[TargetProgress]:
     """Progress of a series (usually the city's) towards each target, by the statistics
     team's projection (``healthycity.outcomes.targets``). A target's period end is its
     date; a point's date is the end of its period. Relative and absolute changes are
     turned into a level from the baseline (the stored baseline value, else the value
-    in the baseline period, else the first point)."""
+    in the baseline period, else the first point). ``missing`` says why there are no
+    points (``queries.missing_reason``); a target with no data then says so."""
     from healthycity.outcomes.catalogue import period_end
     from healthycity.outcomes.stats.errors import StatsInputError
     from healthycity.outcomes.targets import progress_to_target
@@ -345,6 +422,9 @@ def target_progress(
             continue
         if target.kind == "benchmark":
             found.append(result("not set", f"a position ({target.benchmark}), not judged here"))
+            continue
+        if not series and missing:
+            found.append(result("not enough data", missing))
             continue
         direction = {"increase": "at_least", "decrease": "at_most"}.get(target.direction or "")
         baseline = target.baseline_value

@@ -93,12 +93,6 @@ def check_present(values: FloatArray, column: str, reason: str = "is missing") -
         fail_at(bad, column, reason)
 
 
-def check_finite(values: FloatArray, column: str) -> None:
-    bad = np.isinf(values)
-    if bad.any():
-        fail_at(bad, column, "must be finite", values)
-
-
 def check_multiplier(multiplier: float, *, allow_negative: bool = False) -> float:
     value = float(multiplier)
     if not np.isfinite(value) or value == 0 or (value < 0 and not allow_negative):

@@ -460,3 +460,32 @@ def rate_funnel_points(
     elif rate_type != "crude":
         raise StatsInputError(f"must be 'crude' or 'dsr', got {rate_type!r}", column="rate_type")
     return FunnelPoints(chart, derived, f"rate ({rate_type})", "events / rate x multiplier")
+
+
+def proportion_limits_at(
+    numerator: ArrayLike,
+    denominator: ArrayLike,
+    *,
+    multiplier: float = 100.0,
+    confidence: Confidence = FUNNEL_LEVELS,
+) -> FunnelLimits:
+    """Proportion funnel limits at each area's own denominator (``x`` = the denominators).
+
+    The same limits as :func:`proportion_funnel_limits` (B -/+ z sqrt(B(1 - B)/n),
+    clipped to 0..1, times the multiplier; Spiegelhalter 2005), evaluated where each
+    area sits rather than along the chart's axis: what a table twin of the plot lists.
+    """
+    x, n = _proportion_inputs(numerator, denominator)
+    levels = parse_levels(confidence)
+    factor = check_multiplier(multiplier)
+    baseline = float(x.sum() / n.sum())
+    spread = np.sqrt(baseline * (1.0 - baseline) / n)
+    return FunnelLimits(
+        x=n,
+        lower={lv: np.clip(baseline - z_value(lv) * spread, 0.0, 1.0) * factor for lv in levels},
+        upper={lv: np.clip(baseline + z_value(lv) * spread, 0.0, 1.0) * factor for lv in levels},
+        baseline=baseline * factor,
+        confidence=levels,
+        statistic="proportion",
+        method="Wilson",
+    )

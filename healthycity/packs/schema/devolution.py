@@ -39,6 +39,18 @@ class DevolutionArea(Model):
     name: Text
 
 
+PilotStatus = Literal["announced", "developing", "testing", "tested", "implementing", "closed"]
+
+
+class PilotMilestone(Model):
+    """A step of a pilot the sources date: its title, when, and whether it was met."""
+
+    title: Text
+    date: PartialDate
+    met: bool = False
+    sources: tuple[SourceId, ...] = ()
+
+
 class Pilot(Model):
     """A devolution pilot: a place (areas and/or a whole sub-region) testing one theme."""
 
@@ -50,6 +62,8 @@ class Pilot(Model):
     sub_regions: tuple[ShortCode, ...] = ()
     description: Text
     partners: tuple[Text, ...] = ()
+    status: PilotStatus | None = None
+    milestones: tuple[PilotMilestone, ...] = ()
     sources: tuple[SourceId, ...] = ()
 
     @model_validator(mode="after")

@@ -228,6 +228,7 @@ class _CrossCheck:
     def portfolio(self, portfolio: Portfolio, aspirations: Aspirations | None) -> None:
         file = Portfolio.FILE
         known = {a.slug for a in aspirations.aspirations} if aspirations else None
+        objectives = {o.slug for o in aspirations.shared_objectives} if aspirations else None
         self.leads("portfolio_leads.spg_leads", portfolio.portfolio_leads.spg_leads)
         self.leads("portfolio_leads.ccg_leads", portfolio.portfolio_leads.ccg_leads)
         for i, programme in enumerate(portfolio.programmes):
@@ -235,6 +236,9 @@ class _CrossCheck:
             for k, slug in enumerate(programme.aspirations):
                 if known is not None and slug not in known:
                     self.add(file, f"{where}.aspirations[{k}]", f"unknown aspiration {slug!r}")
+            for k, slug in enumerate(programme.objectives):
+                if objectives is not None and slug not in objectives:
+                    self.add(file, f"{where}.objectives[{k}]", f"unknown shared objective {slug!r}")
             self.leads(f"{where}.spg_leads", programme.spg_leads)
             self.leads(f"{where}.ccg_leads", programme.ccg_leads)
             self.sources(file, f"{where}.sources", programme.sources)

@@ -80,6 +80,8 @@ class Programme(Model):
     local_actions: tuple[Text, ...] = ()
     collaborative_actions: tuple[Text, ...] = ()
     aspirations: tuple[Slug, ...] = ()
+    # The collaboration agreement's shared objectives (aspirations.yaml) it serves.
+    objectives: tuple[Slug, ...] = ()
     ccg_lead_sro: Text
     other_sros: tuple[Text, ...] = ()
     hlp_leads: tuple[PersonRef, ...] = ()
