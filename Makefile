@@ -39,12 +39,15 @@ $(STATIC_NHSUK)/.stamp: node_modules/.stamp
 assets: $(STATIC_NHSUK)/.stamp
 
 ## make run: set up everything, load the London pack and data, serve on 127.0.0.1:8000
+## (choose with `make run PORT=8080 HOST=0.0.0.0`)
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: install
 	$(HC) db upgrade
 	$(HC) pack load london
 	$(HC) load published
 	$(HC) demo load
-	$(HC) serve
+	$(HC) serve --host $(HOST) --port $(PORT)
 
 ## make test: lint, types and the whole test suite
 test: install-dev

@@ -10,19 +10,28 @@ back together. A change with no acting person named on the session is refused.
 account tables (`auth_models`) can mix in `Audited` without a cycle back to this module.
 
 Records are append-only: the ORM refuses to change them, and triggers created by the migration
-refuse UPDATE and DELETE in the database itself.
+refuse UPDATE and DELETE in the database itself. Triggers can be dropped by whoever owns
+the database, so the trail is also a keyed chain (core's tamper-evident log,
+:mod:`healthycity.core.tamper`): each record has a chain position ``seq`` and a MAC under
+``HEALTHYCITY_AUDIT_KEY`` over its content and its predecessor's MAC, and signed
+checkpoints are written outside the database. ``healthycity audit verify`` checks both.
+Records written before migration 0011 have no ``seq``; every checkpoint seals them by
+count and digest (docs/decisions/0016-tamper-evident-audit.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -34,12 +43,15 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column, object_session
 
+from healthycity.core import tamper
 from healthycity.core.db import Base
 from healthycity.core.models import utcnow
+from healthycity.core.settings import Settings, get_settings
 
 ACTOR_KEY = "healthycity.actor"
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -64,6 +76,7 @@ class AuditRecord(Base):
     __table_args__ = (
         Index("ix_audit_record_record", "record_type", "record_id"),
         Index("ix_audit_record_parent", "parent_type", "parent_id"),
+        Index("ix_audit_record_seq", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(
@@ -79,6 +92,20 @@ class AuditRecord(Base):
     action: Mapped[str] = mapped_column(String(20))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The chain (None on records written before it existed: sealed by the checkpoints).
+    seq: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    prev_mac: Mapped[str | None] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The single row naming the newest link of the trail's chain; writers lock it."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    mac: Mapped[str] = mapped_column(String(64))
 
 
 class AuditError(RuntimeError):
@@ -217,21 +244,20 @@ def _write(
 
     actor = _actor_for(obj)
     parent = obj.audit_parent()
-    connection.execute(
-        insert(AuditRecord),
-        {
-            "at": dt.datetime.now(dt.UTC),
-            "actor_id": actor.account_id,
-            "actor": actor.label,
-            "record_type": obj.__audit_type__,
-            "record_id": record_key(obj),
-            "parent_type": parent[0] if parent else None,
-            "parent_id": parent[1] if parent else None,
-            "action": action,
-            "before": before,
-            "after": after,
-        },
-    )
+    values: dict[str, Any] = {
+        "at": dt.datetime.now(dt.UTC),
+        "actor_id": actor.account_id,
+        "actor": actor.label,
+        "record_type": obj.__audit_type__,
+        "record_id": record_key(obj),
+        "parent_type": parent[0] if parent else None,
+        "parent_id": parent[1] if parent else None,
+        "action": action,
+        "before": before,
+        "after": after,
+    }
+    values.update(_link(connection, object_session(obj), values))
+    connection.execute(insert(AuditRecord), values)
 
 
 def _after_insert(_mapper: Mapper[Any], connection: Connection, obj: Any) -> None:
@@ -321,3 +347,149 @@ def changed_fields(record: AuditRecord) -> list[tuple[str, Any, Any]]:
     after = record.after or {}
     keys = sorted(set(before) | set(after))
     return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+# --------------------------------------------------------------------- the keyed chain
+
+_HEAD: Any = AuditChainHead.__table__
+_RECORDS: Any = AuditRecord.__table__
+_CHAINED: tuple[str, ...] = ("at", "actor_id", "actor", "record_type", "record_id")
+_CHAINED += ("parent_type", "parent_id", "action", "before", "after")
+_configured: list[tamper.TamperLog] = []
+
+
+def log_for(settings: Settings) -> tamper.TamperLog:
+    """The trail's key and checkpoint sink, from the settings; a missing or weak
+    ``HEALTHYCITY_AUDIT_KEY`` is refused outside development."""
+    secret = settings.audit_key.get_secret_value() if settings.audit_key else None
+    key = tamper.resolve_key(
+        secret, environment=settings.environment, setting="HEALTHYCITY_AUDIT_KEY"
+    )
+    return tamper.TamperLog(
+        name="workspace",
+        key=key,
+        sink=tamper.FileSink(settings.audit_checkpoint_path),
+        every=settings.audit_checkpoint_every,
+    )
+
+
+def configure(log: tamper.TamperLog | None) -> None:
+    """Chain with ``log`` in this process (``None``: read the settings on next use).
+    The application calls it at start, so a bad key stops it there."""
+    _configured.clear()
+    if log is not None:
+        _configured.append(log)
+
+
+def current_log() -> tamper.TamperLog:
+    if not _configured:
+        _configured.append(log_for(get_settings()))
+    return _configured[0]
+
+
+def _at_text(value: Any) -> str:
+    """A timestamp as UTC text with microseconds, however the engine hands it back."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return str(value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"))
+
+
+def _material(values: Any) -> bytes:
+    """The bytes a record's MAC covers: every column but its id and chain fields."""
+    fields = [values[name] for name in _CHAINED]
+    fields[0] = _at_text(fields[0])
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+
+
+def _link(
+    connection: Connection, session: Session | None, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Claim the next chain position on the head row (its lock serialises writers) and
+    return the record's chain fields; schedule a checkpoint when one is due."""
+    log = current_log()
+    seq, prev = connection.execute(
+        update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(seq=_HEAD.c.seq + 1)
+        .returning(_HEAD.c.seq, _HEAD.c.mac)
+    ).one()
+    mac = tamper.link_mac(log.key, int(seq), str(prev), _material(values))
+    connection.execute(update(_HEAD).where(_HEAD.c.id == 1).values(mac=mac))
+    if session is not None and log.due(int(seq) - 1, int(seq)):
+        seal = _seal(connection, int(seq), mac)
+        tamper.after_commit(session, "workspace", partial(log.checkpoint, **seal))
+    return {"seq": int(seq), "prev_mac": str(prev), "mac": mac}
+
+
+@event.listens_for(AuditRecord, "before_insert")
+def _chain_added_record(_mapper: Mapper[Any], connection: Connection, record: AuditRecord) -> None:
+    if record.at is None:
+        record.at = dt.datetime.now(dt.UTC)
+    values = {name: getattr(record, name) for name in _CHAINED}
+    for name, value in _link(connection, object_session(record), values).items():
+        setattr(record, name, value)
+
+
+def _legacy(connection: Connection) -> tuple[int, str]:
+    """Count and SHA-256 digest of the records written before the chain existed."""
+    digest, count = hashlib.sha256(), 0
+    rows = connection.execute(
+        select(_RECORDS.c.id, *(_RECORDS.c[name] for name in _CHAINED))
+        .where(_RECORDS.c.seq.is_(None))
+        .order_by(_RECORDS.c.id)
+    ).mappings()
+    for row in rows:
+        count += 1
+        digest.update(b"%d\n" % row["id"] + _material(row) + b"\n")
+    return (count, digest.hexdigest() if count else tamper.GENESIS)
+
+
+def _seal(connection: Connection, seq: int, head: str) -> dict[str, Any]:
+    origin = head if seq == 1 else None
+    if origin is None and seq:
+        origin = connection.execute(select(_RECORDS.c.mac).where(_RECORDS.c.seq == 1)).scalar()
+    return {
+        "origin": origin or tamper.GENESIS,
+        "seq": seq,
+        "head": head,
+        "legacy": _legacy(connection),
+    }
+
+
+def checkpoint(session: Session, log: tamper.TamperLog | None = None) -> tamper.Checkpoint:
+    """Sign and write a checkpoint of the trail as committed (``audit checkpoint``)."""
+    log = log or current_log()
+    connection = session.connection()
+    seq, head = connection.execute(select(_HEAD.c.seq, _HEAD.c.mac).where(_HEAD.c.id == 1)).one()
+    return log.checkpoint(**_seal(connection, int(seq), str(head)))
+
+
+def verify(
+    session: Session, *, max_problems: int = 20, log: tamper.TamperLog | None = None
+) -> tamper.Report:
+    """Check the trail: every chained record against its MAC and predecessor, the head
+    row, the records from before the chain, and every checkpoint outside the database."""
+    log = log or current_log()
+    connection = session.connection()
+    head = connection.execute(select(_HEAD.c.seq, _HEAD.c.mac).where(_HEAD.c.id == 1)).first()
+    rows = connection.execute(
+        select(
+            _RECORDS.c.seq, _RECORDS.c.prev_mac, _RECORDS.c.mac, *(_RECORDS.c[n] for n in _CHAINED)
+        )
+        .where(_RECORDS.c.seq.is_not(None))
+        .order_by(_RECORDS.c.seq)
+        .execution_options(yield_per=2000)
+    ).mappings()
+    links = (
+        tamper.Link(row["seq"], row["prev_mac"] or "", row["mac"] or "", _material(row))
+        for row in rows
+    )
+    return tamper.verify_log(
+        log,
+        links,
+        head=(int(head.seq), str(head.mac)) if head else None,
+        legacy=_legacy(connection),
+        max_problems=max_problems,
+    )

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from healthycity.core.auth_models import (
     ADMIN,
     ASSESSOR,
+    ESTATES,
     PORTFOLIO_OFFICE,
     PROGRAMME_LEAD,
     ROLES,
@@ -68,6 +69,7 @@ FUND = "fund"
 PROPOSAL = "proposal"
 CONSULTATION = "consultation"
 POLL = "poll"
+DISPOSAL = "disposal"
 RECORD_TYPES: tuple[str, ...] = (
     ACCOUNT,
     PROGRAMME,
@@ -85,6 +87,7 @@ RECORD_TYPES: tuple[str, ...] = (
     PROPOSAL,
     CONSULTATION,
     POLL,
+    DISPOSAL,
 )
 # Records owned through a programme: the ownership rule applies to these.
 PROGRAMME_RECORDS = frozenset(
@@ -118,6 +121,8 @@ def _rows() -> list[tuple[str, str, str, str]]:
     rows += [(ASSESSOR, PROPOSAL, ASSESS, ALL), (ASSESSOR, PROPOSAL, PUBLISH, ALL)]
     # The portfolio office publishes and closes consultations and the response to them.
     rows.append((PORTFOLIO_OFFICE, CONSULTATION, PUBLISH, ALL))
+    # The estates role keeps the disposals pipeline (the portfolio office does too, above).
+    rows += [(ESTATES, DISPOSAL, a, ALL) for a in (CREATE, EDIT, DELETE)]
     return rows
 
 

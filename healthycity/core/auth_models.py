@@ -24,19 +24,21 @@ from healthycity.core.audit import Audited
 from healthycity.core.db import Base
 from healthycity.core.models import utcnow
 
-# The five roles of the workspace (docs/decisions/0006-accounts-roles-audit.md).
+# The roles of the workspace (docs/decisions/0006-accounts-roles-audit.md).
 VIEWER = "viewer"
 PROGRAMME_LEAD = "programme_lead"
 PORTFOLIO_OFFICE = "portfolio_office"
 ASSESSOR = "assessor"
 ADMIN = "admin"
-ROLES: tuple[str, ...] = (VIEWER, PROGRAMME_LEAD, PORTFOLIO_OFFICE, ASSESSOR, ADMIN)
+ESTATES = "estates"
+ROLES: tuple[str, ...] = (VIEWER, PROGRAMME_LEAD, PORTFOLIO_OFFICE, ASSESSOR, ADMIN, ESTATES)
 ROLE_LABELS: dict[str, str] = {
     VIEWER: "Viewer",
     PROGRAMME_LEAD: "Programme lead",
     PORTFOLIO_OFFICE: "Portfolio office",
     ASSESSOR: "Assessor",
     ADMIN: "Administrator",
+    ESTATES: "Estates",
 }
 
 

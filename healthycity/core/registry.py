@@ -56,10 +56,12 @@ CORE_MODELS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class NavLink:
-    """A link in the public site's header."""
+    """A link in the public site's header; ``order`` places it (lower first, then by
+    `INSTALLED` order), so the workspace's link can stand last whatever its position."""
 
     text: str
     href: str
+    order: int = 50
 
 
 @dataclass(frozen=True)
@@ -176,5 +178,7 @@ def template_dirs() -> list[Path]:
 
 
 def navigation() -> tuple[tuple[str, str], ...]:
-    """The public header's links, module by module."""
-    return tuple((link.text, link.href) for m in modules() for link in m.nav)
+    """The public header's links: by ``order``, then module by module."""
+    links = [link for m in modules() for link in m.nav]
+    ranked = sorted(range(len(links)), key=lambda i: (links[i].order, i))
+    return tuple((links[i].text, links[i].href) for i in ranked)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/healthycity.db"
@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     )
     page_cache_memory_mb: int = Field(
         128, ge=1, le=65536, description="finished responses each worker keeps in memory (MB)"
+    )
+
+    audit_key: SecretStr | None = Field(
+        None,
+        description="HMAC key of the workspace audit chain and its checkpoints (32+ random "
+        "bytes; never stored in the database); refused when missing or weak outside "
+        "development, where a fixed key is used with a warning",
+    )
+    audit_checkpoint_path: str = Field(
+        "./var/audit/workspace-checkpoints.jsonl",
+        description="file the signed audit checkpoints are appended to, outside the "
+        "database (put it on append-only or remote storage)",
+    )
+    audit_checkpoint_every: int = Field(
+        1000,
+        ge=0,
+        description="audit records between checkpoints written automatically "
+        "(0: only by `healthycity audit checkpoint` and `audit verify`)",
     )
 
     @field_validator("database_url")

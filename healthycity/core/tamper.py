@@ -30,12 +30,14 @@ import hashlib
 import hmac
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 log = logging.getLogger("healthycity.tamper")
 
@@ -62,7 +64,9 @@ def key_problem(raw: str | None, setting: str) -> str | None:
         or raw == DEVELOPMENT_KEY
         or len(set(data)) < 8
     ):
-        return f"{setting} is weak (needs {MIN_KEY_BYTES}+ random bytes, e.g. `openssl rand -hex 32`)"
+        return (
+            f"{setting} is weak (needs {MIN_KEY_BYTES}+ random bytes, e.g. `openssl rand -hex 32`)"
+        )
     return None
 
 
@@ -103,10 +107,6 @@ class Checkpoint:
     legacy_digest: str
     at: str
     sig: str = ""
-
-    @property
-    def rows(self) -> int:
-        return self.legacy_count + self.seq
 
     def _payload(self) -> bytes:
         fields = asdict(self)
@@ -240,7 +240,7 @@ def verify_log(
     report.head_seq, report.head_hash = head
     checkpoints, unreadable = tamper.sink.read()
     report.problems.extend(unreadable)
-    wanted = {c.seq for c in checkpoints}
+    wanted = {c.seq for c in checkpoints} | {legacy_until}
     seen: dict[int, str] = {}
     expected, previous, origin = 1, GENESIS, None
 
@@ -265,10 +265,11 @@ def verify_log(
                 recomputed = hashlib.sha256(link.material).hexdigest()
             else:
                 recomputed = link_mac(tamper.key, link.seq, link.prev, link.material)
-            if not hmac.compare_digest(recomputed, link.mac):
+            intact = hmac.compare_digest(recomputed, link.mac)
+            if not intact:
                 problem(f"row {link.seq} was altered after it was written")
-            if link.seq == 1:
-                origin = link.mac
+            if link.seq == 1:  # an origin that fails its own MAC names no other log
+                origin = link.mac if intact else ""
             if link.seq in wanted:
                 seen[link.seq] = link.mac
             previous, expected = link.mac, link.seq + 1
@@ -280,6 +281,10 @@ def verify_log(
             report.problems.append(f"rows {last + 1}..{head[0]} are missing from the end (deleted)")
         else:
             report.problems.append("the chain head does not match the last row (head altered)")
+    if report.rows and origin is None:  # the first row was deleted: no origin to trust
+        origin = ""
+    if legacy_until:  # the cut-over's seal: how many unkeyed links, and the last one
+        legacy = (legacy_until, seen.get(legacy_until, "missing"))
     _check_checkpoints(report, tamper, checkpoints, seen, origin, last, legacy)
     return report
 
@@ -302,14 +307,13 @@ def _check_checkpoints(
                 "this log's key (forged, or written under another key)"
             )
             continue
-        if origin is None:
-            if checkpoint.seq > 0:
-                report.problems.append(
-                    f"the log has no chained rows, but the checkpoint of {checkpoint.at} "
-                    f"recorded {checkpoint.seq} (the log was emptied, or the sink is shared)"
-                )
+        if origin is None and checkpoint.seq > 0:
+            report.problems.append(
+                f"the log has no chained rows, but the checkpoint of {checkpoint.at} "
+                f"recorded {checkpoint.seq} (the log was emptied, or the sink is shared)"
+            )
             continue
-        if checkpoint.origin not in (origin, GENESIS):
+        if origin and checkpoint.origin not in (origin, GENESIS):
             foreign += 1
             continue
         report.checkpoints += 1
@@ -318,7 +322,9 @@ def _check_checkpoints(
                 f"the checkpoint of {checkpoint.at} recorded {checkpoint.seq} rows, the log "
                 f"now ends at {last}: rows {last + 1}..{checkpoint.seq} were cut off the end"
             )
-        elif checkpoint.seq and not hmac.compare_digest(seen.get(checkpoint.seq, ""), checkpoint.head):
+        elif checkpoint.seq and not hmac.compare_digest(
+            seen.get(checkpoint.seq, ""), checkpoint.head
+        ):
             report.problems.append(
                 f"row {checkpoint.seq} differs from the checkpoint of {checkpoint.at} "
                 "(the chain was rewritten)"
@@ -335,3 +341,28 @@ def _check_checkpoints(
             f"no checkpoint of this log in {tamper.sink.path}: a tail cut off with the head "
             "wound back cannot be detected (run `audit checkpoint`)"
         )
+
+
+# --------------------------------------------------------------------- after commit
+
+_PENDING = "healthycity.tamper.after_commit"
+
+
+def after_commit(session: Session, name: str, action: Callable[[], object]) -> None:
+    """Run ``action`` once ``session``'s transaction has committed (never on rollback);
+    a later call with the same ``name`` in the same transaction replaces the earlier."""
+    session.info.setdefault(_PENDING, {})[name] = action
+
+
+@event.listens_for(Session, "after_commit")
+def _run_pending(session: Session) -> None:
+    for name, action in session.info.pop(_PENDING, {}).items():
+        try:
+            action()
+        except Exception:  # the data are committed; a lost checkpoint is only logged
+            log.exception("could not write the %s checkpoint", name)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)

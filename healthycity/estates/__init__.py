@@ -8,7 +8,11 @@ MODULE = Module(
     summary="The NHS estate from ERIC returns: sites, backlog, use and surplus, benchmarked "
     "against England.",
     models=("healthycity.estates.models",),
-    web=("healthycity.estates.pages", "healthycity.estates.api"),
+    web=(
+        "healthycity.estates.pages",
+        "healthycity.estates.api",
+        "healthycity.estates.disposal_pages",
+    ),
     cli="healthycity.estates.cli",
     templates=True,
     site_paths="healthycity.estates.pages:site_paths",

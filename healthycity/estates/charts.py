@@ -141,3 +141,30 @@ def site_map(points: Sequence[dict[str, Any]], boundaries: Sequence[dict[str, An
         }
     )
     return {"width": WIDTH, "height": 460, "projection": {"type": "mercator"}, "layer": layers}
+
+
+RECEIPT_KINDS = ["received", "expected"]
+
+
+def receipts_bars(rows: Sequence[dict[str, Any]]) -> Spec:
+    """Bars of disposal receipts (£m) for each sub-region: received (sold) and expected (in
+    the pipeline), side by side. ``rows`` carry ``place``, ``kind``, ``kind_order``, ``pounds``."""
+    values = [r | {"millions": (r["pounds"] or 0) / 1e6} for r in rows]
+    return {
+        "width": WIDTH,
+        "height": {"step": 14},
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "y": {"field": "place", "type": "nominal", "title": None, "sort": None},
+            "yOffset": {"field": "kind", "sort": RECEIPT_KINDS},
+            "x": {"field": "millions", "type": "quantitative", "title": "Receipts (£ million)"},
+            "color": {
+                "field": "kind",
+                "type": "nominal",
+                "sort": RECEIPT_KINDS,
+                "scale": {"domain": RECEIPT_KINDS, "range": [NHS_BLUE, "#768692"]},
+                "legend": {"title": "Receipts", "orient": "bottom"},
+            },
+        },
+    }

@@ -36,10 +36,12 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from healthycity.core.audit import Audited
 from healthycity.core.db import Base, Money
 from healthycity.core.models import utcnow
 
@@ -136,3 +138,81 @@ class EstatesReturn(Base):
     published: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source_file: Mapped[str | None] = mapped_column(String(300))
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ------------------------------------------------------------------- disposals pipeline
+
+CANDIDATE, APPROVED, MARKETED, SOLD, WITHDRAWN = (
+    "candidate",
+    "approved",
+    "marketed",
+    "sold",
+    "withdrawn",
+)
+# The pipeline in order; withdrawn stands beside it (from any stage but sold).
+PIPELINE: tuple[str, ...] = (CANDIDATE, APPROVED, MARKETED, SOLD)
+STAGES: tuple[str, ...] = (*PIPELINE, WITHDRAWN)
+STAGE_LABELS: dict[str, str] = {
+    CANDIDATE: "Candidate",
+    APPROVED: "Approved",
+    MARKETED: "Marketed",
+    SOLD: "Sold",
+    WITHDRAWN: "Withdrawn",
+}
+SUBREGIONAL_BOARD, LONDON_ESTATES_BOARD = "subregional_board", "london_estates_board"
+FORUMS: dict[str, str] = {
+    SUBREGIONAL_BOARD: "Sub-regional estates board",
+    LONDON_ESTATES_BOARD: "London Estates Board",
+}
+
+
+class Disposal(Audited, Base):
+    """A site (or land) in the devolution MoU's disposals pipeline, with its receipt.
+
+    The site is either one from the register (organisation and site code; never an
+    ``AGGRE`` aggregate) or described in words, for land ERIC does not cover. Stage
+    changes are kept as dated `DisposalStage` rows; ``notes`` never leave the workspace;
+    ``published`` puts the entry on the public pipeline.
+    """
+
+    __tablename__ = "estates_disposal"
+    __audit_type__ = "disposal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    org_code: Mapped[str | None] = mapped_column(String(10))
+    site_code: Mapped[str | None] = mapped_column(String(12))
+    site_description: Mapped[str | None] = mapped_column(String(500))
+    subregion: Mapped[str] = mapped_column(String(8), index=True)
+    stage: Mapped[str] = mapped_column(String(12), default=CANDIDATE)
+    forum: Mapped[str | None] = mapped_column(String(30))
+    expected_receipt: Mapped[Decimal | None] = mapped_column(Money)
+    actual_receipt: Mapped[Decimal | None] = mapped_column(Money)
+    homes_enabled: Mapped[int | None] = mapped_column(Integer)
+    expected_completion: Mapped[date | None] = mapped_column(Date)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    stages: Mapped[list[DisposalStage]] = relationship(
+        cascade="all, delete-orphan", order_by="DisposalStage.id"
+    )
+
+
+class DisposalStage(Audited, Base):
+    """A stage a disposal reached, and when (the pipeline's dated history)."""
+
+    __tablename__ = "estates_disposal_stage"
+    __audit_type__ = "disposal_stage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    disposal_id: Mapped[int] = mapped_column(
+        ForeignKey("estates_disposal.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(12))
+    reached_on: Mapped[date] = mapped_column(Date)
+
+    def audit_parent(self) -> tuple[str, str] | None:
+        return ("disposal", str(self.disposal_id))

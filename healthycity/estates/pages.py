@@ -21,6 +21,7 @@ from healthycity.core.errors import NotFound
 from healthycity.core.web.twins import Page, Table, twin_routes
 from healthycity.core.web.workspace import install, read_session
 from healthycity.estates import charts, service
+from healthycity.estates.disposal_pages import public_pipeline, receipts_chart, receipts_table
 from healthycity.estates.measures import EMPTY_UNDER_USED_TARGET_PCT, NON_CLINICAL_TARGET_PCT
 from healthycity.estates.models import EstatesSite
 from healthycity.estates.tables import FIGURE_COLUMNS, figure_row, summary_table, trend_table
@@ -172,22 +173,31 @@ def _ranked(data: dict[str, Any]) -> Table:
 def estates_home(request: Request, year: str | None = None) -> Page:
     with read_session(request) as session:
         years = service.years(session)
+        pipeline, receipts = public_pipeline(session)
+        pipeline_context = {
+            "receipts": receipts,
+            "receipts_chart": receipts_chart(receipts) if pipeline else None,
+        }
         if not years:
-            return Page("estates/empty.html", "London's NHS estate", context=_about())
+            return Page(
+                "estates/empty.html", "London's NHS estate", context=_about() | pipeline_context
+            )
         chosen = _year(session, year)
         data = service.summary(session, chosen)
         trend = service.trend(session)
         found = _london_charts(session, data, trend)
     ranked = _ranked(data)
     tables = {c.name: c.table for c in found} | {"trend": trend_table(trend)}
+    receipts_twin = receipts_table(receipts)
     return Page(
         "estates/home.html",
         f"London's NHS estate, {chosen}",
         context=_about()
+        | pipeline_context
         | {"data": data, "year": chosen, "years": years, "charts": found, "ranked": ranked},
-        data=data | {"trend": trend},
+        data=data | {"trend": trend, "receipts": receipts_twin.records()},
         table=summary_table(data),
-        tables=tables | {"organisations": ranked},
+        tables=tables | {"organisations": ranked, "receipts": receipts_twin},
         filename=f"estates-{chosen}",
     )
 
@@ -343,7 +353,7 @@ def site_page(request: Request, org_code: str, site_code: str) -> Page:
 def site_paths(session: Session) -> list[str]:
     """The public estates URLs for the static site: the London page, every organisation
     with site returns and every site."""
-    paths = ["/estates"]
+    paths = ["/estates", "/estates/disposals"]
     if not service.years(session):
         return paths
     codes = sorted(

@@ -19,6 +19,7 @@ import httpx
 from fastapi import Body, FastAPI, Path, Query, Request
 from sqlalchemy.engine import Engine
 
+from healthycity.core.db import read_transaction
 from healthycity.exchange.access import relationships
 from healthycity.exchange.access.policy import (
     ANONYMOUS,
@@ -28,6 +29,7 @@ from healthycity.exchange.access.policy import (
     TokenError,
     TokenVerifier,
 )
+from healthycity.exchange.audit import chain as audit_chain
 from healthycity.exchange.consents import add_consent_routes
 from healthycity.exchange.db import make_engine
 from healthycity.exchange.federation import nodes
@@ -35,6 +37,7 @@ from healthycity.exchange.federation.fanout import federator_for
 from healthycity.exchange.fhirhttp import FhirResponse, SecurityHeaders, to_response
 from healthycity.exchange.gate import Reply, RequestInfo, operation_outcome
 from healthycity.exchange.identity.nhsnumber import NHS_NUMBER_SYSTEM
+from healthycity.exchange.openapi import HeadAsGet, document, fhir_errors
 from healthycity.exchange.operations import SEARCHABLE_TYPES, ExchangeService
 from healthycity.exchange.settings import ExchangeSettings
 from healthycity.exchange.stewardship import add_stewardship_routes
@@ -178,7 +181,12 @@ def create_app(
     settings = settings or ExchangeSettings()
     engine = engine or make_engine(settings.database_url)
     verifier = verifier or verifier_from_settings(settings)
+    audit_chain.configure(audit_chain.log_for(settings))
     state: dict[str, ExchangeService] = {}
+
+    def seal_the_audit_log() -> None:  # a checkpoint at every start (and the cut-over's)
+        with read_transaction(engine) as session:
+            audit_chain.checkpoint(session)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -191,6 +199,7 @@ def create_app(
             base_url=base_url,
         )
         tune_garbage_collector(settings.gc_gen0_threshold)
+        await asyncio.to_thread(seal_the_audit_log)
         watcher = None
         if settings.node_health_interval_seconds > 0:
             watcher = asyncio.create_task(
@@ -231,6 +240,9 @@ def create_app(
         default_response_class=FhirResponse,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
+    document(app)
+    fhir_errors(app)
 
     def service() -> ExchangeService:
         return state["service"]

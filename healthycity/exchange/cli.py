@@ -16,6 +16,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from healthycity.core import tamper
     from healthycity.exchange.access import relationships
     from healthycity.exchange.settings import ExchangeSettings
 
@@ -26,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+audit_app = typer.Typer(help="The keyed, checkpointed audit chain.", no_args_is_help=True)
 nodes_app = typer.Typer(help="The registry of local exchanges (nodes).", no_args_is_help=True)
 review_app = typer.Typer(
     help="Possible identity matches awaiting a decision.", no_args_is_help=True
@@ -115,27 +116,55 @@ def serve(
     )
 
 
+def _audit_log(ctx: typer.Context) -> tamper.TamperLog:
+    from healthycity.core.tamper import AuditKeyError
+    from healthycity.exchange.audit import chain
+
+    try:
+        log = chain.log_for(_settings(ctx))
+    except AuditKeyError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    chain.configure(log)
+    return log
+
+
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context) -> None:
-    """Check the audit chain; exit 1 if any row was edited or deleted."""
-    from healthycity.core.db import transaction
-    from healthycity.exchange.audit import chain as audit
+    """Check the audit chain and every checkpoint; exit 1 if any row was edited or
+    deleted, or the tail was cut off."""
+    from healthycity.core.audit_cli import show_report
+    from healthycity.core.db import read_transaction
+    from healthycity.exchange.audit import chain
     from healthycity.exchange.db import make_engine
 
+    log = _audit_log(ctx)
     engine = make_engine(_settings(ctx).database_url)
     try:
-        with transaction(engine) as session:
-            report = audit.verify(session)
+        with read_transaction(engine) as session:
+            report = chain.verify(session, log=log)
     finally:
         engine.dispose()
-    typer.echo(f"rows checked: {report.rows}")
-    typer.echo(f"chain head:   {report.head_seq} {report.head_hash}")
-    if report.ok:
-        typer.echo("audit chain verified: no edits, deletions or truncation")
-        return
-    for problem in report.problems:
-        typer.echo(f"FAIL: {problem}", err=True)
-    raise typer.Exit(1)
+    show_report(report, what="audit chain")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(ctx: typer.Context) -> None:
+    """Sign the chain's current row count and head and append them to the checkpoint
+    file (the running exchange does this every `audit_checkpoint_every` rows)."""
+    from healthycity.core.audit_cli import show_checkpoint
+    from healthycity.core.db import read_transaction
+    from healthycity.exchange.audit import chain
+    from healthycity.exchange.db import make_engine
+
+    log = _audit_log(ctx)
+    engine = make_engine(_settings(ctx).database_url)
+    try:
+        with read_transaction(engine) as session:
+            written = chain.checkpoint(session, log=log)
+    finally:
+        engine.dispose()
+    show_checkpoint(written, log)
 
 
 @nodes_app.command("add")

@@ -197,10 +197,15 @@ class AuditRecord(ExchangeBase):
 
 
 class AuditHead(ExchangeBase):
-    """The single row naming the newest link of the chain; writers lock it to append."""
+    """The single row naming the newest link of the chain; writers lock it to append.
+
+    ``legacy_until``: the rows up to this one were written before the chain was keyed
+    (migration 0005) and carry a plain SHA-256 link; every checkpoint seals it.
+    """
 
     __tablename__ = "exchange_audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    legacy_until: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from healthycity.core.tamper import key_problem
 
 Environment = Literal["development", "test", "production"]
 
@@ -140,12 +142,43 @@ class ExchangeSettings(BaseSettings):
         description="allocations between the garbage collector's youngest-generation runs "
         "in the serving process (0 keeps Python's default of 700); see docs/exchange.md",
     )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="HMAC key of the audit chain and its checkpoints (32+ random bytes; "
+        "never stored in the database); a fixed development key, with a warning, in "
+        "development",
+    )
+    audit_checkpoint_path: Path = Field(
+        Path("var/audit/exchange-checkpoints.jsonl"),
+        description="file the signed audit checkpoints are appended to, outside the "
+        "database (put it on append-only or remote storage)",
+    )
+    audit_checkpoint_every: int = Field(
+        default=1000,
+        ge=0,
+        description="audit rows between checkpoints written by the running exchange "
+        "(0: only at start and by `exchange audit checkpoint`)",
+    )
     audit_batch_size: int = Field(
         default=64,
         ge=1,
         le=1000,
         description="most requests whose decisions and audit records commit in one transaction",
     )
+
+    @field_validator("jwks_path", mode="before")
+    @classmethod
+    def _jwks_path_named(cls, value: object) -> object:
+        if isinstance(value, str | Path) and not str(value).strip():
+            raise ValueError(
+                "HEALTHYCITY_EXCHANGE_JWKS_PATH is set but empty: unset it, or name the "
+                "JWKS file with the token signing keys"
+            )
+        if isinstance(value, str | Path) and Path(value).is_dir():
+            raise ValueError(
+                f"HEALTHYCITY_EXCHANGE_JWKS_PATH names a directory ({value}), not a JWKS file"
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_outside_development(self) -> ExchangeSettings:
@@ -169,6 +202,10 @@ class ExchangeSettings(BaseSettings):
             problems.append("neither HEALTHYCITY_EXCHANGE_JWKS_PATH nor _JWKS_URL is set")
         if self.jwks_url and urlparse(self.jwks_url).scheme != "https":
             problems.append("HEALTHYCITY_EXCHANGE_JWKS_URL must use https")
+        audit_key = self.audit_key.get_secret_value() if self.audit_key else None
+        audit_problem = key_problem(audit_key, "HEALTHYCITY_EXCHANGE_AUDIT_KEY")
+        if audit_problem:
+            problems.append(audit_problem)
         secret = self.binary_link_secret.get_secret_value() if self.binary_link_secret else ""
         if not secret:
             problems.append("HEALTHYCITY_EXCHANGE_BINARY_LINK_SECRET is not set")

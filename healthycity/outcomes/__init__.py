@@ -15,5 +15,9 @@ MODULE = Module(
     pack_counts="healthycity.outcomes.catalogue:pack_counts",
     demo="healthycity.outcomes.demo",
     site_paths="healthycity.outcomes.dashboard:site_paths",
-    nav=(NavLink("Home", "/"), NavLink("Indicators and areas", "/search")),
+    nav=(
+        NavLink("Home", "/"),
+        NavLink("Indicators", "/indicators"),
+        NavLink("Areas", "/areas"),
+    ),
 )

@@ -25,17 +25,14 @@ from healthycity import __version__
 from healthycity.core.web import api_docs
 from healthycity.geography.models import Area
 from healthycity.geography.service import DEFAULT_CITY, ENGLAND, city_code
+from healthycity.outcomes import api_models as am
 from healthycity.outcomes import models as m
 from healthycity.outcomes import queries as q
 from healthycity.outcomes.api_models import (
-    CODE_PATTERN,
     COMPARISON_HELP,
     DEFAULT_PAGE,
-    MAX_PAGE,
     NOT_FOUND,
     PREFIX,
-    SLUG_PATTERN,
-    TEXT_PATTERN,
     AreaCode,
     AreaDetail,
     AreaOut,
@@ -117,8 +114,8 @@ def status(request: Request) -> StatusOut:
 @router.get("/indicators", response_model=list[IndicatorOut], summary="Every indicator")
 def indicators(
     request: Request,
-    aspiration: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
-    commitment: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
+    aspiration: am.AspirationFilter = None,
+    commitment: am.CommitmentFilter = None,
 ) -> list[IndicatorOut]:
     """The catalogue and every indicator loaded from a file, optionally those linked to
     one aspiration or commitment."""
@@ -194,12 +191,12 @@ def indicator(request: Request, indicator_id: IndicatorId) -> IndicatorDetail:
 def data(
     request: Request,
     indicator_id: IndicatorId,
-    area: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
-    period: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
-    sex: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
-    age: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    area: am.AreaFilter = None,
+    period: am.PeriodFilter = None,
+    sex: am.SexFilter = None,
+    age: am.AgeFilter = None,
+    offset: am.Offset = 0,
+    limit: am.Limit = DEFAULT_PAGE,
     *,
     response: Response,
 ) -> DataOut:
@@ -276,10 +273,10 @@ def data(
 def comparisons(
     request: Request,
     indicator_id: IndicatorId,
-    benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = ENGLAND,
-    period: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
-    sex: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
-    age: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
+    benchmark: am.Benchmark = ENGLAND,
+    period: am.PeriodFilter = None,
+    sex: am.SexFilter = None,
+    age: am.AgeFilter = None,
     comparison: Annotated[Choice, Query(description=COMPARISON_HELP)] = Choice.DEFAULT,
 ) -> ComparisonsOut:
     """The latest period (or ``period``), each area judged against ``benchmark`` by
@@ -366,7 +363,7 @@ def targets(request: Request, indicator_id: IndicatorId) -> list[ProgressOut]:
 def trend(
     request: Request,
     indicator_id: IndicatorId,
-    area: Annotated[str, Query(pattern=CODE_PATTERN)] = DEFAULT_CITY,
+    area: am.TrendArea = DEFAULT_CITY,
 ) -> TrendOut:
     """The recent trend over the last five points (Fingertips' rule) for ``area``."""
     with _session(request) as session:
@@ -388,8 +385,8 @@ def trend(
 @router.get("/areas", response_model=list[AreaOut], summary="Every area")
 def areas(
     request: Request,
-    area_type: Annotated[str | None, Query(alias="type", pattern=TEXT_PATTERN)] = None,
-    parent: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    area_type: am.AreaTypeFilter = None,
+    parent: am.ParentFilter = None,
 ) -> list[AreaOut]:
     """Areas the site knows, by name; filter by ``type`` (local_authority, sub_region,
     region, country…) or by ``parent`` code."""
@@ -429,7 +426,7 @@ def area(request: Request, area_code: AreaCode) -> AreaDetail:
 def profile(
     request: Request,
     area_code: AreaCode,
-    benchmark: Annotated[str, Query(pattern=CODE_PATTERN)] = ENGLAND,
+    benchmark: am.Benchmark = ENGLAND,
     comparison: Annotated[Choice, Query(description=COMPARISON_HELP)] = Choice.DEFAULT,
 ) -> list[ProfileRow]:
     """Every indicator with data for the area: its latest value, the benchmark's, the
@@ -565,6 +562,7 @@ def docs(request: Request) -> HTMLResponse:
         lambda path: (
             path.replace("{indicator_id}", "90631")
             .replace("{area_code}", "E09000007")
+            .replace("/commitments/{slug}", "/commitments/cut-child-obesity")
             .replace("{slug}", "healthy-start")
         ),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
 
 PREFIX = "/api/v1"
@@ -28,9 +28,30 @@ COMPARISON_HELP = (
 )
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found"}}
 
-IndicatorId = Annotated[str, Path(pattern=ID_PATTERN, description="Indicator ID, e.g. 90631")]
-AreaCode = Annotated[str, Path(pattern=CODE_PATTERN, description="ONS area code, e.g. E09000007")]
-Slug = Annotated[str, Path(pattern=SLUG_PATTERN, description="Slug, e.g. healthy-start")]
+IndicatorId = Annotated[
+    str,
+    Path(
+        pattern=ID_PATTERN,
+        description="The indicator's ID: Fingertips' number, or the pack's own 'hc-…' key.",
+        examples=["90631"],
+    ),
+]
+AreaCode = Annotated[
+    str,
+    Path(
+        pattern=CODE_PATTERN,
+        description="The area's ONS code (E09… a borough, E54… a sub-region, E12… a region).",
+        examples=["E09000007"],
+    ),
+]
+Slug = Annotated[
+    str,
+    Path(
+        pattern=SLUG_PATTERN,
+        description="The short name in its page's address, as listed by the collection.",
+        examples=["healthy-start"],
+    ),
+]
 
 
 # ------------------------------------------------------------------------- models
@@ -116,6 +137,98 @@ class DataOut(BaseModel):
 # Rows per page of observations: the default, and the most one request may ask for.
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10_000
+
+# The query parameters, each described (what it does, not its name) with an example for
+# the API documentation (issue 20).
+
+
+def _text(pattern: str, description: str, example: str, **extra: Any) -> Any:
+    return Query(pattern=pattern, description=description, examples=[example], **extra)
+
+
+AgeFilter = Annotated[
+    str | None,
+    _text(
+        TEXT_PATTERN,
+        "An age band as published ('10-11 yrs', '18+ yrs'); the indicator's usual age when "
+        "left out.",
+        "10-11 yrs",
+    ),
+]
+AreaFilter = Annotated[
+    str | None,
+    _text(
+        CODE_PATTERN, "Only this area's rows (an ONS code); all areas when left out.", "E09000007"
+    ),
+]
+AreaTypeFilter = Annotated[
+    str | None,
+    _text(
+        TEXT_PATTERN,
+        "Only areas of this type: country, region, sub_region or local_authority.",
+        "local_authority",
+        alias="type",
+    ),
+]
+AspirationFilter = Annotated[
+    str | None,
+    _text(
+        SLUG_PATTERN,
+        "Only the indicators linked to this aspiration (its slug, as in /api/v1/aspirations).",
+        "healthy-start",
+    ),
+]
+Benchmark = Annotated[
+    str,
+    _text(
+        CODE_PATTERN,
+        "The ONS code of the area to compare with: England, the region or a sub-region.",
+        "E92000001",
+    ),
+]
+CommitmentFilter = Annotated[
+    str | None,
+    _text(
+        SLUG_PATTERN,
+        "Only the indicators linked to this shared commitment (its slug, as in "
+        "/api/v1/commitments).",
+        "cut-child-obesity",
+    ),
+]
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description="How many rows to return at most, per page.")
+]
+Offset = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=10_000_000,
+        description="How many rows to skip: follow the response's next link to page.",
+    ),
+]
+ParentFilter = Annotated[
+    str | None,
+    _text(CODE_PATTERN, "Only the areas directly within this one (an ONS code).", "E54000027"),
+]
+PeriodFilter = Annotated[
+    str | None,
+    _text(
+        TEXT_PATTERN,
+        "A time period exactly as published ('2018/19', '2016 - 18'); the latest when left out.",
+        "2018/19",
+    ),
+]
+SexFilter = Annotated[
+    str | None,
+    _text(
+        TEXT_PATTERN,
+        "Persons, Male or Female; the indicator's headline series when left out.",
+        "Persons",
+    ),
+]
+TrendArea = Annotated[
+    str, _text(CODE_PATTERN, "The ONS code of the area whose trend is wanted.", "E09000007")
+]
 
 
 @dataclass(frozen=True)

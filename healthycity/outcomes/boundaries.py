@@ -7,13 +7,18 @@ holds area codes the database knows (``LAD24CD``, ``gss_code``, ``ICB23CD``… o
 named with ``--key``), and stores one geometry per area in one transaction. Features for
 areas not in the database are counted and skipped, not invented: a boundary without an
 area has no page to appear on. Loading the same file twice changes nothing.
+
+The package also ships London's 33 borough outlines (ONS, OGL v3; ``boundaries_data/``),
+used for any borough with no loaded outline, so a fresh install draws a real map.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +254,37 @@ def boundaries_for(session: Session, codes: Iterable[str]) -> dict[str, dict[str
         )
     ).all()
     return {code: geometry for code, geometry in rows}
+
+
+# ----------------------------------------------------------------------------- shipped
+
+# The package's own copy of London's borough outlines (``boundaries_data/README.md``):
+# a map on first run, before any ``load boundaries``.
+SHIPPED_FILE = "london_boroughs.json"
+
+
+@functools.cache
+def shipped_boundaries() -> tuple[dict[str, dict[str, Any]], str]:
+    """The shipped outlines by area code, and the attribution the map must carry."""
+    text = (resources.files("healthycity.outcomes.boundaries_data") / SHIPPED_FILE).read_text(
+        encoding="utf-8"
+    )
+    document = json.loads(text)
+    shapes = {f["properties"]["code"]: f["geometry"] for f in document["features"]}
+    return shapes, str(document.get("attribution", ""))
+
+
+def boundaries_or_shipped(
+    session: Session, codes: Iterable[str]
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """Each code's outline — loaded ones first, else the shipped borough outline — and
+    where they came from, in words for the map's note ("" when none were found)."""
+    wanted = list(dict.fromkeys(codes))
+    found = boundaries_for(session, wanted)
+    if len(found) == len(wanted):
+        return found, "Boundaries loaded from a file." if found else ""
+    shipped, attribution = shipped_boundaries()
+    added = {c: shipped[c] for c in wanted if c not in found and c in shipped}
+    if not added:
+        return found, "Boundaries loaded from a file." if found else ""
+    return {**found, **added}, attribution

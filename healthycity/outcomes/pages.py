@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthycity.core.errors import NotFound
@@ -206,6 +207,70 @@ def commitment_chart(request: Request, slug: str, chart: str) -> Response:
     )
 
 
+# --------------------------------------------------------------------------- indexes
+
+
+@twin_routes(router, "/indicators")
+def indicators(
+    request: Request,
+    aspiration: str | None = None,
+    commitment: str | None = None,
+    polarity: str | None = None,
+    sort: str | None = None,
+) -> Page:
+    """Every indicator of the pack once, filtered and sorted by the form (no JavaScript)."""
+    with _session(request) as session, _answering():
+        data = d.indicator_list(
+            session, page_cache(request.app), aspiration, commitment, polarity, sort
+        )
+    return Page(
+        template="outcomes/indicators.html",
+        title="Indicators",
+        context={"page": data, "query": data.choice.link},
+        data={
+            "total": data.total,
+            "shown": len(data.lines),
+            "filters": {
+                "aspiration": data.choice.aspiration or None,
+                "commitment": data.choice.commitment or None,
+                "polarity": data.choice.polarity or None,
+                "sort": data.choice.sort,
+            },
+            "illustrative": data.illustrative,
+            "indicators": data.table.records(),
+        },
+        table=data.table,
+        filename="indicators",
+    )
+
+
+@twin_routes(router, "/areas")
+def areas(request: Request) -> Page:
+    """The city, its sub-regions and boroughs, each with its better/similar/worse counts."""
+    with _session(request) as session:
+        data = d.area_list(session, page_cache(request.app))
+    return Page(
+        template="outcomes/areas.html",
+        title="Areas",
+        context={"page": data},
+        data={"illustrative": data.illustrative, "areas": data.table.records()},
+        table=data.table,
+        filename="areas",
+    )
+
+
+@router.get("/compare", include_in_schema=False)
+@router.get("/map", include_in_schema=False)
+def to_indicator(request: Request, indicator: str | None = None) -> RedirectResponse:
+    """Fingertips' "compare areas" and "map" views are parts of each indicator page:
+    send the reader there (or to the list of indicators to pick one)."""
+    view = "map" if request.url.path.endswith("/map") else "compare"
+    root = request.scope.get("root_path", "")
+    if indicator and not d.unusable_key(indicator):
+        return RedirectResponse(f"{root}/indicators/{quote(indicator)}#{view}", status_code=303)
+    return RedirectResponse(f"{root}/indicators", status_code=303)
+
+
 # --------------------------------------------------------------------------- indicators
 
 
@@ -360,7 +425,7 @@ def indicator_chart(
         )
     data = _indicator_data(request, indicator_id, choice)
     chart = file.removesuffix(suffix)
-    return _chart_response(data.charts, chart, f"indicator-{indicator_id}", suffix)
+    return _chart_response(data.downloads, chart, f"indicator-{indicator_id}", suffix)
 
 
 # --------------------------------------------------------------------------- areas

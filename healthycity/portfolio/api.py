@@ -202,7 +202,7 @@ SPEND = RecordKind(
         ),
         FormField(
             "replace",
-            "Replace a month already recorded?",
+            "Overwrite what is already recorded?",
             kind="select",
             hint="A month that already holds spend is only overwritten when you say so",
             options=(("", "No"), ("yes", "Yes, replace it")),

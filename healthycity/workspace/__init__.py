@@ -8,5 +8,5 @@ MODULE = Module(
     web=("healthycity.workspace.pages",),
     cli="healthycity.workspace.cli",
     templates=True,
-    nav=(NavLink("Workspace", "/workspace"),),
+    nav=(NavLink("Workspace", "/workspace", order=90),),
 )

@@ -25,6 +25,19 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+@pytest.fixture(autouse=True)
+def _audit_checkpoints_per_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test's audit checkpoints go to its own file, never to ./var/audit."""
+    from healthycity.exchange.audit import chain
+
+    monkeypatch.setenv(
+        "HEALTHYCITY_EXCHANGE_AUDIT_CHECKPOINT_PATH", str(tmp_path / "audit-checkpoints.jsonl")
+    )
+    chain.configure(None)
+    yield
+    chain.configure(None)
+
+
 @pytest.fixture
 def reference() -> Path:
     return reference_path()

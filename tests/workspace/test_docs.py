@@ -16,8 +16,9 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "workspace.md").read_text(
 def test_every_record_type_role_setting_and_import_is_documented() -> None:
     from healthycity.assurance.api import KINDS as ASSURANCE_KINDS
     from healthycity.engagement.workspace_pages import KIND as CONSULTATION
+    from healthycity.estates.disposal_pages import KIND as DISPOSAL
 
-    kinds = [*portfolio_api.KINDS, *ASSURANCE_KINDS, ACCOUNT, CONSULTATION]
+    kinds = [*portfolio_api.KINDS, *ASSURANCE_KINDS, ACCOUNT, CONSULTATION, DISPOSAL]
     missing = [
         f"record type {k.name}" for k in kinds if f"| `{k.name}` | `{k.plural}` |" not in DOC
     ]

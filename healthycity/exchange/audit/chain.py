@@ -1,17 +1,20 @@
-"""The audit trail: every request, allowed or refused, as a FHIR AuditEvent in a hash chain.
+"""The audit trail: every request, allowed or refused, as a FHIR AuditEvent in a keyed chain.
 
-Each row's hash covers its own content and the previous row's hash, so editing any row,
-deleting one, or cutting rows off the end breaks the chain in a way :func:`verify`
-reports. Rows are appended in the *caller's* transaction, the one in which the access
-decision was taken: the decision and its record commit together or not at all, so no
-response leaves the exchange unrecorded. Appends are serialised on the single chain-head
-row (a row lock on PostgreSQL, the write lock on SQLite), which keeps the chain linear
-under concurrent requests.
+The chain is core's tamper-evident log (:mod:`healthycity.core.tamper`): each row's MAC
+(HMAC-SHA256 under ``HEALTHYCITY_EXCHANGE_AUDIT_KEY``, never stored in the database)
+covers its own content and the previous row's MAC, so editing any row, deleting one, or
+recomputing the chain without the key breaks it in a way :func:`verify` reports; signed
+checkpoints written outside the database (``audit_checkpoint_path``) catch a tail cut
+off with the head wound back. Rows are appended in the *caller's* transaction, the one
+in which the access decision was taken: the decision and its record commit together or
+not at all, so no response leaves the exchange unrecorded. Appends are serialised on
+the single chain-head row (a row lock on PostgreSQL, the write lock on SQLite), which
+keeps the chain linear under concurrent requests.
 
-Database triggers (see the migration) refuse UPDATE and DELETE as well; the chain is
-what catches anyone who bypasses them. It cannot, on its own, catch someone able to
-rewrite the whole table *and* the head consistently: publish the head hash
-(``audit verify`` prints it) somewhere they cannot reach if that matters.
+Database triggers (see the migrations) refuse UPDATE and DELETE as well; the chain is
+what catches anyone who bypasses them. Rows written before migration 0005 carry the
+old unkeyed SHA-256 link; the head row's ``legacy_until`` says where they end, and
+every checkpoint seals that boundary (docs/decisions/0016-tamper-evident-audit.md).
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 import orjson
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from healthycity.core import tamper
 from healthycity.exchange.models import AuditHead, AuditRecord
+from healthycity.exchange.settings import ExchangeSettings
 
-GENESIS_HASH = "0" * 64
+GENESIS_HASH = tamper.GENESIS
+VerifyReport = tamper.Report
 _HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 _EVENTS: Table = AuditRecord.__table__  # type: ignore[assignment]
 ROLE_SYSTEM = "https://fhir.nhs.uk/Id/sds-role-code"
@@ -188,8 +195,8 @@ def _counts(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(counts.items()) if value)
 
 
-def _row_hash(row: Mapping[str, Any]) -> str:
-    material = orjson.dumps(
+def _material(row: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(
         [
             row["seq"],
             row["recorded"],
@@ -203,7 +210,45 @@ def _row_hash(row: Mapping[str, Any]) -> str:
             row["prev_hash"],
         ]
     )
-    return hashlib.sha256(material).hexdigest()
+
+
+def _row_hash(row: Mapping[str, Any], key: bytes | None = None) -> str:
+    """The row's link: HMAC under ``key``; without one, the unkeyed SHA-256 of the rows
+    before the cut-over (and all that someone without the key can compute)."""
+    if key is None:
+        return hashlib.sha256(_material(row)).hexdigest()
+    return tamper.link_mac(key, row["seq"], row["prev_hash"], _material(row))
+
+
+_configured: list[tamper.TamperLog] = []
+
+
+def log_for(settings: ExchangeSettings) -> tamper.TamperLog:
+    """The exchange log's key and checkpoint sink, from its settings."""
+    secret = settings.audit_key.get_secret_value() if settings.audit_key else None
+    key = tamper.resolve_key(
+        secret, environment=settings.environment, setting="HEALTHYCITY_EXCHANGE_AUDIT_KEY"
+    )
+    return tamper.TamperLog(
+        name="exchange",
+        key=key,
+        sink=tamper.FileSink(settings.audit_checkpoint_path),
+        every=settings.audit_checkpoint_every,
+    )
+
+
+def configure(log: tamper.TamperLog | None) -> None:
+    """Use ``log`` for this process's appends and checks (``None``: read the settings
+    again on next use). The app and the command line call it with their settings."""
+    _configured.clear()
+    if log is not None:
+        _configured.append(log)
+
+
+def current_log() -> tamper.TamperLog:
+    if not _configured:
+        _configured.append(log_for(ExchangeSettings()))
+    return _configured[0]
 
 
 def append(session: Session, entry: AuditEntry, *, now: datetime | None = None) -> int:
@@ -230,6 +275,7 @@ def append_many(session: Session, entries: Sequence[tuple[AuditEntry, datetime]]
         .returning(_HEAD.c.seq, _HEAD.c.hash)
     ).one()
     first = int(last_seq) - len(entries) + 1
+    log = current_log()
     rows: list[dict[str, Any]] = []
     previous = str(head_hash)
     for offset, (entry, moment) in enumerate(entries):
@@ -250,25 +296,39 @@ def append_many(session: Session, entries: Sequence[tuple[AuditEntry, datetime]]
             "body": body,
             "prev_hash": previous,
         }
-        row["hash"] = previous = _row_hash(row)
+        row["hash"] = previous = _row_hash(row, log.key)
         rows.append(row)
     connection.execute(insert(_EVENTS), rows)
     connection.execute(update(_HEAD).where(_HEAD.c.id == 1).values(hash=previous))
+    if log.due(first - 1, int(last_seq)):
+        seal = _seal(connection, int(last_seq), previous)
+        tamper.after_commit(session, "exchange", partial(log.checkpoint, **seal))
     return [row["seq"] for row in rows]
 
 
-@dataclass
-class VerifyReport:
-    """The result of checking the whole chain."""
+def _seal(connection: Any, seq: int, head: str) -> dict[str, Any]:
+    """What a checkpoint of the chain ending at ``seq``/``head`` says."""
+    legacy_until = connection.execute(select(_HEAD.c.legacy_until).where(_HEAD.c.id == 1)).scalar()
+    legacy_until = int(legacy_until or 0)
+    wanted = {1, legacy_until} if seq else set()
+    found = connection.execute(
+        select(_EVENTS.c.seq, _EVENTS.c.hash).where(_EVENTS.c.seq.in_(wanted))
+    ).all()
+    macs = {int(row.seq): str(row.hash) for row in found}
+    if seq == 1:
+        macs[1] = head
+    legacy = (
+        (legacy_until, macs.get(legacy_until, "missing")) if legacy_until else (0, GENESIS_HASH)
+    )
+    return {"origin": macs.get(1, GENESIS_HASH), "seq": seq, "head": head, "legacy": legacy}
 
-    rows: int = 0
-    head_seq: int = 0
-    head_hash: str = GENESIS_HASH
-    problems: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+def checkpoint(session: Session, log: tamper.TamperLog | None = None) -> tamper.Checkpoint:
+    """Sign and write a checkpoint of the chain as committed (``audit checkpoint``)."""
+    log = log or current_log()
+    connection = session.connection()
+    seq, head = connection.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).one()
+    return log.checkpoint(**_seal(connection, int(seq), str(head)))
 
 
 _COLUMNS = (
@@ -286,42 +346,28 @@ _COLUMNS = (
 )
 
 
-def verify(session: Session, *, max_problems: int = 20) -> VerifyReport:
-    """Walk the chain from the start; report edits, deletions and truncation."""
-    report = VerifyReport()
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-    if head is None:
-        report.problems.append("the chain head row is missing")
-        return report
-    report.head_seq, report.head_hash = head.seq, head.hash
-    expected_seq, previous = 1, GENESIS_HASH
+def verify(
+    session: Session, *, max_problems: int = 20, log: tamper.TamperLog | None = None
+) -> tamper.Report:
+    """Walk the chain from the start; report edits, deletions, truncation and any
+    disagreement with the checkpoints outside the database."""
+    log = log or current_log()
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash, AuditHead.legacy_until).where(AuditHead.id == 1)
+    ).first()
     columns = [getattr(AuditRecord, name) for name in _COLUMNS]
     result = session.execute(select(*columns).order_by(AuditRecord.seq)).yield_per(2000)
-    for values in result:
-        row = dict(zip(_COLUMNS, values, strict=True))
-        report.rows += 1
-        if row["seq"] != expected_seq:
-            report.problems.append(
-                f"rows {expected_seq}..{row['seq'] - 1} are missing (deleted)"
-                if row["seq"] > expected_seq
-                else f"sequence {row['seq']} is out of order"
-            )
-        if row["prev_hash"] != previous:
-            report.problems.append(f"row {row['seq']} does not follow its predecessor")
-        if _row_hash(row) != row["hash"]:
-            report.problems.append(f"row {row['seq']} was altered after it was written")
-        previous, expected_seq = row["hash"], row["seq"] + 1
-        if len(report.problems) >= max_problems:
-            report.problems.append("stopping: too many problems")
-            return report
-    if head.seq != expected_seq - 1 or head.hash != previous:
-        if head.seq > expected_seq - 1:
-            report.problems.append(
-                f"rows {expected_seq}..{head.seq} are missing from the end (deleted)"
-            )
-        else:
-            report.problems.append("the chain head does not match the last row (head altered)")
-    return report
+    links = (
+        tamper.Link(row["seq"], row["prev_hash"], row["hash"], _material(row))
+        for row in (dict(zip(_COLUMNS, values, strict=True)) for values in result)
+    )
+    return tamper.verify_log(
+        log,
+        links,
+        head=(head.seq, head.hash) if head else None,
+        legacy_until=head.legacy_until if head else 0,
+        max_problems=max_problems,
+    )
 
 
 def events_for_person(session: Session, person_id: str) -> Iterator[dict[str, Any]]:

@@ -10,8 +10,9 @@ the same thing, and the templates only lay it out.
 Everything is read through ``healthycity.outcomes.queries`` (which applies the statistics
 team's judgements) and cached per *data version* (`cache`). One module per page family —
 `home`, `themes` (aspirations and commitments), `indicator` (with `indicator_charts`),
-`area`, `inequalities` (with `sii`), `search` — over the shared `words`, `choices` (the
-reader's `IndicatorQuery`), `cache` and `common` (charts, geography, indicator lines);
+`area`, `inequalities` (with `sii`), `search`, `lists` (``/indicators``, ``/areas``) —
+over the shared `words`, `choices` (the reader's `IndicatorQuery`), `cache` and `common`
+(charts, geography, indicator lines);
 `sitemap` lists every page for the static export. Import from the package.
 """
 
@@ -29,6 +30,13 @@ from healthycity.outcomes.dashboard.common import Chart
 from healthycity.outcomes.dashboard.home import HomeData, home
 from healthycity.outcomes.dashboard.indicator import IndicatorPage, indicator_page
 from healthycity.outcomes.dashboard.inequalities import InequalitiesPage, inequalities
+from healthycity.outcomes.dashboard.lists import (
+    AreaListPage,
+    IndicatorListPage,
+    area_list,
+    indicator_list,
+    pack_indicator_ids,
+)
 from healthycity.outcomes.dashboard.search import SearchPage, search
 from healthycity.outcomes.dashboard.sii import deprivation_rank
 from healthycity.outcomes.dashboard.sitemap import site_paths
@@ -43,10 +51,12 @@ from healthycity.outcomes.dashboard.words import (
 
 __all__ = [
     "BENCHMARK_CHOICES",
+    "AreaListPage",
     "AreaPage",
     "BadChoice",
     "Chart",
     "HomeData",
+    "IndicatorListPage",
     "IndicatorPage",
     "IndicatorQuery",
     "InequalitiesPage",
@@ -54,6 +64,7 @@ __all__ = [
     "PageCache",
     "SearchPage",
     "ThemeData",
+    "area_list",
     "area_page",
     "area_profile",
     "aspiration",
@@ -66,10 +77,12 @@ __all__ = [
     "deprivation_rank",
     "fmt",
     "home",
+    "indicator_list",
     "indicator_page",
     "inequalities",
     "method_words",
     "outcome_tag",
+    "pack_indicator_ids",
     "search",
     "site_paths",
     "tile_label",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -36,7 +37,6 @@ from healthycity.outcomes.dashboard.words import (
     fmt,
     outcome_of,
     outcome_tag,
-    short,
     with_unit,
 )
 
@@ -256,7 +256,7 @@ def area_page(
             quarts = sorted([place(peers.q1), place(peers.q3)])
             items.append(
                 cs.SpineItem(
-                    short(info.name, 48),
+                    wrapped(info.name),
                     ends[0],
                     quarts[0],
                     quarts[1],
@@ -289,10 +289,12 @@ def area_page(
             Chart(
                 "spine",
                 "Spine chart",
-                cs.spine_chart(
-                    items,
-                    benchmark_name=benchmark_name,
-                    legend=cs.legend_title(method_text, [i.outcome for i in items]),
+                readable_spine(
+                    cs.spine_chart(
+                        items,
+                        benchmark_name=benchmark_name,
+                        legend=cs.legend_title(method_text, [i.outcome for i in items]),
+                    )
                 ),
                 description,
                 Table(
@@ -433,9 +435,45 @@ def _pyramid(session: Session, area: AreaRef) -> Chart | None:
             f"{len(ages)} age bands, {fmt(100 * males / total if total else None, 1)}% male."
         )
         spec = cs.population_pyramid(bars, sexes=("Male", "Female"))
+        # Set the "Age" title above the bands, not across their labels.
+        spec["encoding"]["y"]["axis"] = {"titleAngle": 0, "titleAlign": "left", "titleY": -8}
         table = Table(
             ["age", "sex", "people"],
             [[b.age, b.sex, b.population] for b in sorted(bars, key=lambda b: (b.order, b.sex))],
         )
         return Chart("pyramid", "Population by age and sex", spec, description, table)
     return None
+
+
+LABEL_LINE = 44
+
+
+def wrapped(name: str, width: int = LABEL_LINE) -> str:
+    """A label in whole words on lines of at most ``width`` characters (joined by
+    newlines, drawn one under the other): the full name, never cut off."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(name, width)) or name
+
+
+def readable_spine(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spine chart with every label whole (wrapped, not cut with "…"), rows tall
+    enough for two or three lines, and the legend's sentence wrapped to the chart."""
+    lines = max((str(v["label"]).count("\n") + 1 for v in spec["data"]["values"]), default=1)
+    spec["height"] = {"step": 14 * lines + 8}
+    for layer in spec["layer"]:
+        encoding = layer.get("encoding", {})
+        y = encoding.get("y")
+        if isinstance(y, dict) and y.get("field") == "label":
+            y["axis"] = {
+                "labelLimit": 0,
+                "labelFontSize": 11,
+                "labelExpr": "split(datum.label, '\\n')",
+                "labelLineHeight": 13,
+            }
+        colour = encoding.get("color")
+        if isinstance(colour, dict) and isinstance(colour.get("legend"), dict):
+            title = str(colour["legend"].get("title") or "")
+            colour["legend"]["title"] = wrapped(title, 70).split("\n")
+            colour["legend"]["titleLimit"] = 0
+    return spec

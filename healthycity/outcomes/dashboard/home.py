@@ -22,6 +22,8 @@ from healthycity.outcomes.dashboard.common import (
     linked_ids,
     summarise,
 )
+from healthycity.outcomes.dashboard.headlines import Headline, headline_for
+from healthycity.outcomes.dashboard.lists import pack_indicator_ids
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Card:
     number: int
     title: str
     status: StatusSummary
+    headline: Headline | None = None
 
 
 @dataclass
@@ -80,6 +83,7 @@ def home(session: Session, cache: PageCache, version: str) -> HomeData:
     summaries = cached_summaries(session, cache, version)
     links = linked_ids(session)
     name, goal = _goal(session)
+    pack_ids = pack_indicator_ids(session, cache, version)
     cards = []
     for aspiration in q.aspirations(session):
         link = (m.LINK_ASPIRATION, aspiration.slug)
@@ -89,6 +93,7 @@ def home(session: Session, cache: PageCache, version: str) -> HomeData:
                 aspiration.number,
                 aspiration.title,
                 summarise(links.get(link, []), summaries, link),
+                headline_for(session, geo, links.get(link, []), summaries),
             )
         )
     commitments_by_priority: dict[str | None, list[m.Commitment]] = defaultdict(list)
@@ -167,7 +172,7 @@ def home(session: Session, cache: PageCache, version: str) -> HomeData:
         stages=stages,
         last_updated=data.last_updated,
         illustrative=data.illustrative,
-        indicators=len(summaries),
+        indicators=len(pack_ids),
         areas=len(geo.boroughs),
         table=table,
     )

@@ -90,9 +90,16 @@ class IndicatorPage:
     country_name: str
     query: str
     table: Table
+    # The tile grid as a second view of the map, when the map draws real outlines.
+    tile_map: Chart | None = None
 
     def chart(self, name: str) -> Chart | None:
-        return next((c for c in self.charts if c.name == name), None)
+        return next((c for c in self.downloads if c.name == name), None)
+
+    @property
+    def downloads(self) -> list[Chart]:
+        """Every chart with a ``chart-NAME.csv``: the page's charts and the tile view."""
+        return [*self.charts, *([self.tile_map] if self.tile_map else [])]
 
 
 def _metadata(row: m.Indicator) -> list[tuple[str, str]]:
@@ -285,12 +292,11 @@ def indicator_page(
 
     charts: list[Chart] = []
     map_note = ""
+    tile_view: Chart | None = None
     if shown and latest is not None:
-        chart, map_note = map_chart(
-            session, geo, info, shown, area_row, benchmark_name, method_text
-        )
-        if chart is not None:
-            charts.append(chart)
+        maps, map_note = map_chart(session, geo, info, shown, area_row, benchmark_name, method_text)
+        charts.extend(maps[:1])
+        tile_view = maps[1] if len(maps) > 1 else None
         bars = compare_chart(
             geo, info, shown, points, area_row, choice, benchmark_name, method_text
         )
@@ -411,4 +417,5 @@ def indicator_page(
         country_name=geo.country_name,
         query="&".join(query_parts),
         table=table,
+        tile_map=tile_view,
     )

@@ -68,12 +68,15 @@ def map_chart(
     area_row: Callable[[str], AreaRow | None],
     benchmark_name: str,
     method_text: str,
-) -> tuple[Chart | None, str]:
-    from healthycity.outcomes.boundaries import boundaries_for
+) -> tuple[list[Chart], str]:
+    """The map: real outlines (loaded, or the shipped borough outlines) when they cover
+    the areas, then the tile grid as a second, equal-area view; the tile grid alone
+    when there are no outlines. Returns the charts and the note the map carries."""
+    from healthycity.outcomes.boundaries import boundaries_or_shipped
 
     rows = [r for r in (area_row(a.code) for a in shown) if r is not None]
     if not rows:
-        return None, ""
+        return [], ""
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
         counts[chart_outcome(r.outcome)] += 1
@@ -83,8 +86,9 @@ def map_chart(
         ["area_code", "area", "period", "value", "comparison", "comparison_method"],
         [[r.code, r.name, r.period, r.value, r.comparison_text, method_text] for r in rows],
     )
-    shapes = boundaries_for(session, [r.code for r in rows])
+    shapes, source = boundaries_or_shipped(session, [r.code for r in rows])
     period = rows[0].period
+    tiles = _tile_chart(geo, info, rows, legend, table, tally, benchmark_name, method_text)
     if shapes and len(shapes) >= 0.8 * len(rows):
         features = [
             {
@@ -100,13 +104,34 @@ def map_chart(
             f"Map of {len(features)} areas for {info.name}, {period}, each coloured by "
             f"comparison with {benchmark_name}: {tally}. {method_text}."
         )
-        return Chart("map", "Map", spec, description, table), "Boundaries loaded from a file."
-    tiled = [r for r in rows if geo.areas[r.code].tile_col is not None]
-    if not tiled:
-        return None, (
+        charts = [Chart("map", "Map", spec, description, table, note=source)]
+        if tiles is not None:
+            charts.append(tiles)
+        return charts, ""
+    if tiles is None:
+        return [], (
             "No map: these areas have no tile positions in the city pack and no boundaries "
             "have been loaded for them (healthycity load boundaries FILE)."
         )
+    tiles = Chart("map", "Map", tiles.spec, tiles.description, table)
+    note = "Each square is one area, placed roughly where it lies; the table names them all."
+    return [tiles], note
+
+
+def _tile_chart(
+    geo: Geography,
+    info: q.IndicatorInfo,
+    rows: Sequence[AreaRow],
+    legend: str,
+    table: Table,
+    tally: str,
+    benchmark_name: str,
+    method_text: str,
+) -> Chart | None:
+    """The tile grid: one equal square per area, so small boroughs count as much as large."""
+    tiled = [r for r in rows if geo.areas[r.code].tile_col is not None]
+    if not tiled:
+        return None
     tiles = [
         cs.Tile(
             r.code,
@@ -121,12 +146,11 @@ def map_chart(
     ]
     spec = cs.tile_map(tiles, legend_title=legend)
     description = (
-        f"Tile map of {len(tiles)} areas for {info.name}, {period}: one square per area, "
-        f"placed roughly where it lies and coloured by comparison with {benchmark_name}: "
-        f"{tally}. {method_text}."
+        f"Tile map of {len(tiles)} areas for {info.name}, {rows[0].period}: one square per "
+        f"area, placed roughly where it lies and coloured by comparison with "
+        f"{benchmark_name}: {tally}. {method_text}."
     )
-    note = "Each square is one area, placed roughly where it lies; the table names them all."
-    return Chart("map", "Map", spec, description, table), note
+    return Chart("tiles", "Tile map (every area the same size)", spec, description, table)
 
 
 def compare_chart(
@@ -250,7 +274,7 @@ def breakdown_rows(
     if len(found) <= 1:
         return []
     rows: list[BreakdownRow] = []
-    ordered = sorted(found, key=lambda b: bool(b.category_type or b.category))
+    ordered = sorted(found, key=natural_order)
     for b in ordered[:60]:
         latest = q.latest_values(
             session,
@@ -295,3 +319,39 @@ def breakdown_rows(
             )
         )
     return rows
+
+
+_SEXES = {"persons": 0, "male": 1, "female": 2}
+
+
+def _age_key(age: str) -> tuple[int, float, str]:
+    """'All ages' first, then bands by their first number ('<1', '0-4', '5-9', '10-14',
+    '65+'), never alphabetically ('10-14' before '5-9')."""
+    import re
+
+    if age.lower().startswith("all"):
+        return (0, 0.0, age)
+    number = re.search(r"\d+(\.\d+)?", age)
+    lower = float(number.group(0)) if number else float("inf")
+    return (1, lower - (0.5 if age.strip().startswith("<") else 0.0), age)
+
+
+def natural_order(b: q.Breakdown) -> tuple[Any, ...]:
+    """Series as people read them: no category first, then each kind of category; within
+    it Persons, Male, Female; ages youngest first; deprivation groups from the most to
+    the least deprived (not 'Fifth less…' before 'Fifth more…')."""
+    from healthycity.outcomes.dashboard.sii import deprivation_rank
+
+    category = b.category or ""
+    rank: int | None = None
+    if "depriv" in (b.category_type or "").lower() or "depriv" in category.lower():
+        size = 5 if "quintile" in (b.category_type or "").lower() else 10
+        rank = deprivation_rank(category, size)
+    return (
+        bool(b.category_type or b.category),
+        b.category_type or "",
+        _SEXES.get((b.sex or "").lower(), 3),
+        _age_key(b.age or ""),
+        rank if rank is not None else 99,
+        category,
+    )

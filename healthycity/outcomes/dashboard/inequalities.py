@@ -4,6 +4,7 @@ ratio, and the city's slope index of inequality, with a chart of each.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from healthycity.outcomes import queries as q
 from healthycity.outcomes.dashboard.cache import PageCache, cached_page
 from healthycity.outcomes.dashboard.common import Chart, cached_geography, cached_summaries
 from healthycity.outcomes.dashboard.sii import SIIFigure, city_sii
-from healthycity.outcomes.dashboard.words import fmt, short, with_unit
+from healthycity.outcomes.dashboard.words import fmt, with_unit
 
 
 @dataclass
@@ -142,7 +143,7 @@ def inequalities(session: Session, cache: PageCache, version: str) -> Inequaliti
     if charted:
         bars = [
             cs.Bar(
-                short(x.name, 60),
+                "\n".join(textwrap.wrap(x.name, 40)),
                 round(float(x.relative_gap or 0.0), 1),
                 None,
                 None,
@@ -157,7 +158,7 @@ def inequalities(session: Session, cache: PageCache, version: str) -> Inequaliti
             f"indicators, as a percentage of the {geo.city_name} value. The widest is "
             f"{widest.name} ({fmt(widest.relative_gap, 0)}%)."
         )
-        spec = cs.compare_bars(bars, unit="% of the city value", benchmark_name="")
+        spec = _no_legend(cs.compare_bars(bars, unit="% of the city value", benchmark_name=""))
         chart = Chart(
             "gaps",
             "Gap between areas, relative to the city value",
@@ -237,10 +238,11 @@ def _sii_chart(lines: Sequence[GapLine], city_name: str) -> Chart | None:
     for x in with_sii:
         figure = x.sii
         assert figure is not None
-        # Panels are keyed by their title, so two names cut to the same words must differ.
-        panel = short(x.name, 40)
+        # Panels are keyed by their title: the whole name in lines (never cut off), with
+        # the ID when two indicators share a name.
+        panel = "\n".join(textwrap.wrap(x.name, 32))
         if panel in panels:
-            panel = f"{short(x.name, 30)} ({x.indicator_id})"
+            panel = "\n".join(textwrap.wrap(f"{x.name} ({x.indicator_id})", 32))
         panels.add(panel)
         fits.append(cs.GradientLine(panel, figure.at_most_deprived, figure.at_least_deprived))
         for g in figure.groups:
@@ -277,7 +279,7 @@ def _sii_chart(lines: Sequence[GapLine], city_name: str) -> Chart | None:
     return Chart(
         "sii",
         "Values by deprivation group, with the slope index of inequality",
-        cs.deprivation_gradients(points, fits),
+        _whole_titles(cs.deprivation_gradients(points, fits)),
         description,
         Table(
             [
@@ -302,3 +304,52 @@ def _sii_chart(lines: Sequence[GapLine], city_name: str) -> Chart | None:
         note="Rank 1 is the most deprived group; the midpoint is where the group sits along "
         "the population, 0 being the most deprived end and 1 the least.",
     )
+
+
+def _no_legend(spec: Any) -> Any:
+    """The gap bars are one colour (a gap is not compared with anything), so a
+    better/similar/worse legend would describe marks that are not there: drop it. And
+    every name whole, in lines (not cut with "…"); value labels that never collide."""
+    if isinstance(spec, dict):
+        if "data" in spec and isinstance(spec.get("height"), dict):
+            values = spec["data"].get("values", [])
+            lines = max((str(v.get("name", "")).count("\n") + 1 for v in values), default=1)
+            spec["height"] = {"step": 13 * lines + 8}
+        colour = spec.get("color")
+        if isinstance(colour, dict) and colour.get("field") == "outcome":
+            colour["legend"] = None
+        y, x = spec.get("y"), spec.get("x")
+        if isinstance(y, dict) and y.get("field") == "name":
+            y["axis"] = {
+                "labelLimit": 0,
+                "labelExpr": "split(datum.value, '\\n')",
+                "labelLineHeight": 12,
+            }
+        if isinstance(x, dict) and x.get("field") == "value" and "title" in x:
+            x["axis"] = {**x.get("axis", {}), "tickCount": 5, "labelOverlap": True}
+        for value in spec.values():
+            _no_legend(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            _no_legend(value)
+    return spec
+
+
+def _whole_titles(spec: dict[str, Any]) -> dict[str, Any]:
+    """Small multiples whose titles are whole (drawn as lines, not cut with "…") and
+    whose panels line up (every title block the same height, every panel the same size)."""
+    lines = max(
+        (str(v.get("panel", "")).count("\n") + 1 for v in spec["data"]["values"]), default=1
+    )
+    spec["facet"]["header"] = {
+        "labelLimit": 0,
+        "labelFontWeight": "bold",
+        "labelExpr": "split(datum.value, '\\n')",
+        "labelLineHeight": 14,
+        "labelBaseline": "top",
+        "labelAnchor": "start",
+        "labelPadding": 4,
+    }
+    spec["spacing"] = {"row": 14 * lines + 20, "column": 24}
+    spec["bounds"] = "flush"
+    return spec
