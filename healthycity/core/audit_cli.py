@@ -1,8 +1,8 @@
 """``healthycity audit verify | checkpoint``: check and seal the workspace audit trail.
 
-The root CLI calls :func:`register`. :func:`show_report` is shared with ``healthycity
-exchange audit verify``, so both logs report the same way. Heavy imports stay inside
-the commands so that ``healthycity --help`` stays fast.
+The root CLI calls :func:`register`. This and ``healthycity exchange audit verify`` both
+print :meth:`healthycity.core.tamper.Report.lines`, so both logs report the same way.
+Heavy imports stay inside the commands so that ``healthycity --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 from healthycity.core.cli_context import context, fail
 
 if TYPE_CHECKING:
-    from healthycity.core.tamper import Checkpoint, Report, TamperLog
+    from healthycity.core.tamper import Report, TamperLog
 
 audit_app = typer.Typer(
     help="The tamper-evident workspace audit trail (keyed chain and signed checkpoints).",
@@ -29,24 +29,10 @@ def register(app: typer.Typer) -> None:
 
 def show_report(report: Report, *, what: str) -> None:
     """Print a verification report; exit 1 if the log fails it."""
-    typer.echo(f"rows checked: {report.rows}")
-    typer.echo(f"chain head:   {report.head_seq} {report.head_hash}")
-    typer.echo(f"checkpoints:  {report.checkpoints} agree")
-    for warning in report.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    if report.ok:
-        typer.echo(f"{what} verified: no edits, deletions or truncation")
-        return
-    for problem in report.problems:
-        typer.echo(f"FAIL: {problem}", err=True)
-    raise typer.Exit(1)
-
-
-def show_checkpoint(checkpoint: Checkpoint, log: TamperLog) -> None:
-    typer.echo(
-        f"checkpoint written to {log.sink.path}: {checkpoint.seq} chained rows "
-        f"(+{checkpoint.legacy_count} sealed from before the chain), head {checkpoint.head}"
-    )
+    for line, to_stderr in report.lines(what):
+        typer.echo(line, err=to_stderr)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def _log(ctx: typer.Context) -> TamperLog:
@@ -83,4 +69,4 @@ def checkpoint(ctx: typer.Context) -> None:
     log = _log(ctx)
     with transaction(context(ctx).engine()) as session:
         written = audit.checkpoint(session, log=log)
-    show_checkpoint(written, log)
+    typer.echo(written.describe(log.sink.path))

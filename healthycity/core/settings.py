@@ -71,7 +71,7 @@ class Settings(BaseSettings):
         1000,
         ge=0,
         description="audit records between checkpoints written automatically "
-        "(0: only by `healthycity audit checkpoint` and `audit verify`)",
+        "(0: only by `healthycity audit checkpoint`)",
     )
 
     @field_validator("database_url")

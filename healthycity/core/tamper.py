@@ -120,6 +120,12 @@ class Checkpoint:
     def signature_ok(self, key: bytes) -> bool:
         return hmac.compare_digest(self.signed(key).sig, self.sig)
 
+    def describe(self, path: Path) -> str:
+        return (
+            f"checkpoint written to {path}: {self.seq} chained rows "
+            f"(+{self.legacy_count} sealed from before the chain), head {self.head}"
+        )
+
 
 class FileSink:
     """Checkpoints as JSON lines appended to a file (flushed and fsynced each time).
@@ -212,6 +218,19 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def lines(self, what: str) -> list[tuple[str, bool]]:
+        """What ``audit verify`` prints, each line with whether it goes to stderr."""
+        out = [
+            (f"rows checked: {self.rows}", False),
+            (f"chain head:   {self.head_seq} {self.head_hash}", False),
+            (f"checkpoints:  {self.checkpoints} agree", False),
+            *((f"warning: {warning}", True) for warning in self.warnings),
+            *((f"FAIL: {problem}", True) for problem in self.problems),
+        ]
+        if self.ok:
+            out.append((f"{what} verified: no edits, deletions or truncation", False))
+        return out
 
 
 class _Stop(Exception):

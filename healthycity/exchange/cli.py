@@ -16,7 +16,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from healthycity.core import tamper
+    import healthycity.core.tamper as tamper
     from healthycity.exchange.access import relationships
     from healthycity.exchange.settings import ExchangeSettings
 
@@ -133,7 +133,6 @@ def _audit_log(ctx: typer.Context) -> tamper.TamperLog:
 def audit_verify(ctx: typer.Context) -> None:
     """Check the audit chain and every checkpoint; exit 1 if any row was edited or
     deleted, or the tail was cut off."""
-    from healthycity.core.audit_cli import show_report
     from healthycity.core.db import read_transaction
     from healthycity.exchange.audit import chain
     from healthycity.exchange.db import make_engine
@@ -145,14 +144,16 @@ def audit_verify(ctx: typer.Context) -> None:
             report = chain.verify(session, log=log)
     finally:
         engine.dispose()
-    show_report(report, what="audit chain")
+    for line, to_stderr in report.lines("audit chain"):
+        typer.echo(line, err=to_stderr)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @audit_app.command("checkpoint")
 def audit_checkpoint(ctx: typer.Context) -> None:
     """Sign the chain's current row count and head and append them to the checkpoint
     file (the running exchange does this every `audit_checkpoint_every` rows)."""
-    from healthycity.core.audit_cli import show_checkpoint
     from healthycity.core.db import read_transaction
     from healthycity.exchange.audit import chain
     from healthycity.exchange.db import make_engine
@@ -164,7 +165,7 @@ def audit_checkpoint(ctx: typer.Context) -> None:
             written = chain.checkpoint(session, log=log)
     finally:
         engine.dispose()
-    show_checkpoint(written, log)
+    typer.echo(written.describe(log.sink.path))
 
 
 @nodes_app.command("add")

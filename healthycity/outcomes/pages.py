@@ -249,13 +249,19 @@ def areas(request: Request) -> Page:
     """The city, its sub-regions and boroughs, each with its better/similar/worse counts."""
     with _session(request) as session:
         data = d.area_list(session, page_cache(request.app))
+    return _listing("areas", "Areas", data, "areas")
+
+
+def _listing(name: str, title: str, data: Any, rows: str, **more: Any) -> Page:
+    """A page of one table (``outcomes/NAME.html``): its JSON twin is the rows under
+    ``rows``, with whether any figure is illustrative and ``more``."""
     return Page(
-        template="outcomes/areas.html",
-        title="Areas",
+        template=f"outcomes/{name}.html",
+        title=title,
         context={"page": data},
-        data={"illustrative": data.illustrative, "areas": data.table.records()},
+        data={"illustrative": data.illustrative, rows: data.table.records(), **more},
         table=data.table,
-        filename="areas",
+        filename=name,
     )
 
 
@@ -482,18 +488,8 @@ def area_chart(
 def inequalities(request: Request) -> Page:
     with _session(request) as session:
         data = d.inequalities(session, page_cache(request.app))
-    return Page(
-        template="outcomes/inequalities.html",
-        title="Inequalities between areas",
-        context={"page": data},
-        data={
-            "illustrative": data.illustrative,
-            "indicators": data.table.records(),
-            "charts": {chart.name: chart.as_data() for chart in data.charts},
-        },
-        table=data.table,
-        filename="inequalities",
-    )
+    charts = {chart.name: chart.as_data() for chart in data.charts}
+    return _listing("inequalities", "Inequalities between areas", data, "indicators", charts=charts)
 
 
 @router.get("/inequalities/chart-{chart}.csv", include_in_schema=False)

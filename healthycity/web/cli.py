@@ -48,6 +48,7 @@ def build(
         fail(str(exc))
     typer.echo(
         f"wrote {result.pages} pages and {result.files} files to {outdir} in {result.seconds:.1f} s"
+        f" ({result.cached} from the response cache, {result.workers} rendering processes)"
     )
     if result.live_only:
         typer.echo(

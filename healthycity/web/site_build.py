@@ -20,8 +20,9 @@ are all there is written straight from it (the same bytes the middleware would s
 Only what is missing is rendered, by worker processes forked from a server that has
 already imported what this process imported, a page with its twins and charts in one
 worker (they share its page data); what they render goes into the same store, so the
-next export, and the server, find it there. The not-found page, which the middleware
-never stores (it is a 404), is kept in the store under a key no request can have.
+next export, and the server, find it there. What the export writes but the middleware
+never stores (the not-found page, a public page marked ``no-store``) is kept in the
+same store under a key no request can have (`export_key`).
 """
 
 from __future__ import annotations
@@ -324,7 +325,7 @@ class _Build:
             # Workers cannot start when the caller has no importable __main__ (code
             # piped to python, some notebooks): render in this process instead.
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self._pool, self.workers = None, 0
             return None
 
     def close(self) -> None:
@@ -410,6 +411,7 @@ class Renderer:
             async def fetch(path: str, expect: int | None = 200) -> httpx.Response:
                 async with limit:
                     response = await client.get(path)
+                self.keep(path, response)
                 if expect is not None and response.status_code != expect:
                     raise SiteBuildError(
                         f"{path} answered {response.status_code}, not {expect}: "
@@ -430,7 +432,6 @@ class Renderer:
         outdir = self.outdir
         if job.kind == "404":
             response = await fetch(job.path, expect=404)
-            self._keep_not_found(response)
             written = [_write(outdir, outdir / "404.html", response.content)]
             return Outcome(job, written, links=links_in(response.text, self.base_path))
         if job.kind == "link":
@@ -461,22 +462,25 @@ class Renderer:
             written.append(_write(outdir, file_target(outdir, download), reply.content))
         return outcome
 
-    def _keep_not_found(self, response: httpx.Response) -> None:
-        """Store the not-found page for the next export (the middleware never does)."""
+    def keep(self, path: str, response: httpx.Response) -> None:
+        """Store what the export writes but the middleware did not store (the 404 page,
+        a page marked ``no-store`` that is public all the same), under a key of the
+        export's own, so the next export at this version need not start an app."""
         from healthycity.core.web.page_store import make_entry
 
         store = getattr(self.app.state, "response_store", None)
-        if store is None or store.folder is None:
+        if store is None or store.folder is None or response.status_code not in (200, 404):
+            return
+        version = self.app.state.data_version.read()
+        if store.get(version, (self.base_path, unquote(path), "")) is not None:
             return
         headers = tuple(
             (k.lower().encode("latin-1"), v.encode("latin-1"))
             for k, v in response.headers.items()
             if k.lower() == "content-type"
         )
-        version = self.app.state.data_version.read()
-        store.put(
-            version, not_found_key(self.base_path), make_entry(404, headers, response.content)
-        )
+        entry = make_entry(response.status_code, headers, response.content)
+        store.put(version, export_key(self.base_path, path), entry)
 
 
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:
@@ -485,9 +489,9 @@ def _first(group: BaseExceptionGroup[Any]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def not_found_key(base_path: str) -> tuple[str, ...]:
-    """The store key of the export's 404 page: no request's key starts with this."""
-    return ("site-build", base_path, "404")
+def export_key(base_path: str, path: str) -> tuple[str, ...]:
+    """The store key of an answer the export keeps itself: no request's key starts so."""
+    return ("site-build", base_path, path)
 
 
 # --------------------------------------------------------------------------- the cache
@@ -522,15 +526,17 @@ class _CacheReader:
     def get(self, path: str) -> Entry | None:
         if self.store is None:
             return None
-        # The key the middleware makes for the export's request (httpx unquotes paths).
-        return self.store.get(self.version, (self.base_path, unquote(path), ""))
+        # The key the middleware makes for the export's request (httpx unquotes paths),
+        # else the export's own (answers the middleware does not store).
+        found = self.store.get(self.version, (self.base_path, unquote(path), ""))
+        return found or self.store.get(self.version, export_key(self.base_path, path))
 
     def serve(self, job: Job, outdir: Path) -> Outcome | None:
         """Write ``job`` from the cache, or None if anything it needs is missing."""
         if self.store is None:
             return None
         if job.kind == "404":
-            entry = self.store.get(self.version, not_found_key(self.base_path))
+            entry = self.get(job.path)
             if entry is None:
                 return None
             written = [_write(outdir, outdir / "404.html", entry.body)]

@@ -124,7 +124,7 @@ def test_the_pipeline_in_public_and_in_the_workspace(site: LiveServer, page: Any
     expect(page.locator("h1")).to_have_text("Workspace")
     page.goto(site.url + "/workspace/disposals")
     expect(page.locator("h1")).to_have_text("Estates disposals pipeline")
-    expect(page.get_by_text("Unpublished depot")).to_be_visible()
+    expect(page.get_by_role("rowheader", name=re.compile("^Unpublished depot"))).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("link", name="Add a disposal").click()
@@ -142,4 +142,4 @@ def test_the_pipeline_in_public_and_in_the_workspace(site: LiveServer, page: Any
     page.get_by_label("Stage", exact=True).select_option("candidate")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("h1")).to_have_text("Estates disposals pipeline")
-    expect(page.get_by_text("Old laundry")).to_be_visible()
+    expect(page.get_by_role("rowheader", name=re.compile("^Old laundry"))).to_be_visible()

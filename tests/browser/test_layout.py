@@ -60,8 +60,13 @@ OVERFLOW = """() => {
 
 @pytest.fixture(scope="module")
 def site(london_sqlite: str) -> Iterator[LiveServer]:
+    import httpx
+
     app = create_app(settings_for(london_sqlite))  # type: ignore[arg-type]
     with LiveServer(app) as server:
+        # Build each page once (charts, counts) so the browser measures, not waits.
+        for path in PAGES.values():
+            httpx.get(server.url + path, timeout=300)
         yield server
 
 

@@ -41,7 +41,7 @@ def test_insecure_settings_are_refused_outside_development(monkeypatch: pytest.M
     ExchangeSettings()  # development: anything goes
     with pytest.raises(ValidationError) as refused:
         ExchangeSettings(environment="production")
-    for needed in ("ISSUER", "AUDIENCE", "JWKS", "BINARY_LINK_SECRET"):
+    for needed in ("ISSUER", "AUDIENCE", "JWKS", "BINARY_LINK_SECRET", "AUDIT_KEY"):
         assert needed in str(refused.value)
     strong = "k" * 24 + "9f3Qx2LmZ7vRt1Bw"
     good = {
@@ -50,6 +50,7 @@ def test_insecure_settings_are_refused_outside_development(monkeypatch: pytest.M
         "jwt_audience": "https://exchange.example",
         "jwks_url": "https://idp.example/jwks.json",
         "binary_link_secret": strong,
+        "audit_key": strong[::-1],
     }
     ExchangeSettings(**good)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="https"):
@@ -72,7 +73,8 @@ def _imports(path: Path) -> set[str]:
 
 
 #: The only pieces of core the exchange uses: engines and sessions, and its registry entry.
-CORE_PLUMBING = {"healthycity.core.db", "healthycity.core.registry"}
+#: core.tamper: the one tamper-evident log both audit trails use (issue 13, item 3).
+CORE_PLUMBING = {"healthycity.core.db", "healthycity.core.registry", "healthycity.core.tamper"}
 
 
 def test_the_exchange_imports_no_other_domain_module() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from healthycity.exchange.access.policy import StaticKeys, TokenError, TokenVerifier
 from healthycity.exchange.api import create_app
@@ -88,7 +89,10 @@ def test_an_oversized_authorization_header_is_refused(
 def test_api_docs_are_off_outside_development_unless_asked(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'exchange.db'}")
     production = ExchangeSettings.model_construct(
-        **(ExchangeSettings().model_dump() | {"environment": "production"})
+        **(
+            ExchangeSettings().model_dump()
+            | {"environment": "production", "audit_key": SecretStr("a9" * 8 + "Zq3-xW7pLm4kR8tY")}
+        )
     )
     with TestClient(create_app(production, engine=engine)) as client:
         assert client.get("/openapi.json").status_code == 404

@@ -29,10 +29,11 @@ def export(
 ) -> tuple[BuildResult, Path]:
     from healthycity.core.settings import load_settings
 
-    outdir = tmp_path_factory.mktemp("site") / "public"
-    result = build_site(load_settings(database_url=london_sqlite), outdir)
+    folder = tmp_path_factory.mktemp("site")
+    settings = load_settings(database_url=london_sqlite, cache_dir=str(folder / "cache"))
+    result = build_site(settings, folder / "public")
     assert result.pages > 100
-    return result, outdir
+    return result, folder / "public"
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +187,51 @@ def test_load_boundaries_command(tmp_path: Path, shared_dir: Path) -> None:
     bad.write_text('{"type": "Point", "coordinates": [0, 0]}')
     refused = runner.invoke(cli, ["--database", url, "load", "boundaries", str(bad)])
     assert refused.exit_code == 1 and "Error:" in refused.output
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_an_export_from_the_cache_is_the_same_file_for_file(
+    export: tuple[BuildResult, Path], london_sqlite: str, tmp_path: Path
+) -> None:
+    """The second export at the same data version renders nothing: every file comes from
+    the response cache the first one filled, and is the same as the first one wrote."""
+    from healthycity.core.settings import load_settings
+
+    first, outdir = export
+    settings = load_settings(database_url=london_sqlite, cache_dir=str(outdir.parent / "cache"))
+    again = build_site(settings, tmp_path / "again")
+    assert (again.workers, again.cached) == (0, again.files)
+    assert (again.pages, again.files, again.live_only) == (
+        first.pages,
+        first.files,
+        first.live_only,
+    )
+    assert _files(tmp_path / "again") == _files(outdir)
+
+
+def test_a_parallel_export_equals_a_single_process_export(
+    london_sqlite: str, tmp_path: Path
+) -> None:
+    paths = [
+        "/",
+        "/indicators/90323",
+        "/indicators/90631",
+        "/areas/E09000007",
+        "/areas/E54000027",
+        "/aspirations/healthy-start",
+        "/commitments/cut-child-obesity",
+        "/inequalities",
+        "/search",
+        "/accessibility",
+    ]
+    settings = settings_for(london_sqlite)
+    single = build_site(settings, tmp_path / "single", paths=paths, jobs=1)  # type: ignore[arg-type]
+    parallel = build_site(settings, tmp_path / "parallel", paths=paths, jobs=2)  # type: ignore[arg-type]
+    assert (single.workers, parallel.workers) == (1, 2)
+    assert single.files == parallel.files > len(paths) * 3
+    assert _files(tmp_path / "parallel") == _files(tmp_path / "single")

@@ -10,10 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from healthycity.core import auth, throttle
-from healthycity.core.audit import SYSTEM_CLI, Actor, history
+from healthycity.core.audit import SYSTEM_CLI, Actor, AuditRecord, history
 from healthycity.core.auth_models import (
     Account,
-    AuditRecord,
     PasswordReset,
     SignInThrottle,
     WebSession,

@@ -32,7 +32,7 @@ import orjson
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from healthycity.core import tamper
+import healthycity.core.tamper as tamper
 from healthycity.exchange.models import AuditHead, AuditRecord
 from healthycity.exchange.settings import ExchangeSettings
 
