@@ -61,7 +61,7 @@ from healthycity.estates.register import SUBREGIONS
 
 Stage = Literal["candidate", "approved", "marketed", "sold", "withdrawn"]
 Forum = Literal["subregional_board", "london_estates_board"]
-Homes = Annotated[int | None, BeforeValidator(blank_to_none), Field(ge=0, le=1_000_000)]
+Homes = Annotated[Annotated[int, Field(ge=0, le=1_000_000)] | None, BeforeValidator(blank_to_none)]
 
 
 def _upper(value: object) -> object:

@@ -133,6 +133,11 @@ def test_the_pipeline_refuses_moves_it_does_not_allow(engine: Engine) -> None:
 def test_the_site_comes_from_the_register_or_is_described(engine: Engine) -> None:
     with pytest.raises(ValueError, match="give the site from the estates register"):
         DisposalIn.model_validate({"name": "Somewhere", "subregion": "NCL"})
+    blank = {"site_code": "", "homes_enabled": "", "stage_on": "", "actual_receipt": ""}
+    assert (
+        DisposalIn.model_validate({"name": "x", "site_description": "y"} | blank).homes_enabled
+        is None
+    )
     with pytest.raises(ValueError, match="site code is missing"):
         DisposalIn.model_validate({"name": "Somewhere", "org_code": "RAL"})
     with unit(engine) as session:
