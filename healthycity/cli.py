@@ -75,6 +75,14 @@ def serve(
     cli = context(ctx)
     settings = cli.settings
     cli.engine()
+    from healthycity.core import audit, tamper
+
+    # A missing or weak audit key outside development stops the server here, not at the
+    # first audited change.
+    try:
+        audit.configure(audit.log_for(settings))
+    except tamper.AuditKeyError as exc:
+        fail(str(exc))
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers or os.cpu_count() or 1
@@ -233,12 +241,14 @@ app.add_typer(demo_app, name="demo")
 
 def _register() -> None:
     """Each installed module's commands (the registry), then the assembled site's."""
+    from healthycity.core import audit_cli
     from healthycity.core.registry import modules, resolve
     from healthycity.web.cli import register as register_site
 
     for module in modules():
         if module.cli:
             resolve(f"{module.cli}:register")(app)
+    audit_cli.register(app)
     register_site(app)
 
 

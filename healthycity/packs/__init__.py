@@ -24,8 +24,8 @@ if TYPE_CHECKING:
         resolve_pack,
         validate_pack,
     )
-    from healthycity.packs.summary import pack_counts, pack_summary, programme_budget_total
     from healthycity.packs.schema import Pack
+    from healthycity.packs.summary import pack_counts, pack_summary, programme_budget_total
 
 _LAZY = {
     "PACKS_DIR": "reader",

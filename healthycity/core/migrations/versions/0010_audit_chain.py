@@ -7,7 +7,7 @@ digest in every checkpoint, the first of which ``healthycity audit checkpoint`` 
 (docs/decisions/0016-tamper-evident-audit.md). PostgreSQL also refuses TRUNCATE of the
 trail and its head; both engines refuse deleting the head.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
