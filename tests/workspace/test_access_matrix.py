@@ -316,7 +316,7 @@ def test_every_role_action_and_record_type(engine: Engine) -> None:
     fixtures = Fixtures(engine)
     combos = _combos()
     expected = {c for c in combos if (c[1], c[2], c[3]) in EXPECTED[c[0]]}
-    assert len(combos) == 5 * (8 * 2 + 6) * 6
+    assert len(combos) == len(ROLES) * (8 * 2 + 6) * 6
     # Records the refused requests aim at, made once: a refused request changes nothing.
     targets = {
         (t, w, s): fixtures.make(t, w, s)

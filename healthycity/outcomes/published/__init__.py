@@ -4,7 +4,7 @@ One long-format CSV per Fingertips indicator of the city pack that published ext
 cover (England and London's local authorities, as Fingertips published them, OGL v3),
 with ``manifest.json`` giving the source, licence, attribution and extract date (see
 ``README.md`` in this folder). ``scripts/build_published_snapshot.py`` rebuilds the
-files from ``../shared``; the package only ever reads its own copies.
+files from the project's shared data folder; the package only ever reads its own copies.
 
 ``load_published`` writes them all in one transaction through the long-format importer
 (so every check of ``ingest/validate.py`` applies), then rolls up London and its
