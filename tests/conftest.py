@@ -140,7 +140,12 @@ class LiveServer:
         self._sock.close()
 
 
+# A fixed secret for the test environment, varied enough to pass the entropy rule
+# (HEALTHYCITY_SECRET_KEY is refused outside development when it repeats itself).
+TEST_SECRET = "tests-only-secret-Zq3xW7pLm4kR8tYb2Nc6"  # noqa: S105
+
+
 def settings_for(url: str, **overrides: object) -> object:
     from healthycity.core.settings import load_settings
 
-    return load_settings(database_url=url, environment="test", secret_key="t" * 40, **overrides)
+    return load_settings(database_url=url, environment="test", secret_key=TEST_SECRET, **overrides)

@@ -63,6 +63,11 @@ UNLOCKED = "unlocked"
 PASSWORD_CHANGED = "password changed"  # noqa: S105 - an action's name
 PASSWORD_RESET = "password reset"  # noqa: S105 - an action's name
 RESET_LINK_ISSUED = "reset link issued"
+TOKEN_ISSUED = "token issued"  # noqa: S105 - an action's name
+TOKEN_REVOKED = "token revoked"  # noqa: S105 - an action's name
+# A change the policy refused: written in its own transaction, after the refused one
+# rolled back, with what was asked for (core.web.workspace.audit_refusals).
+WRITE_REFUSED = "write refused"
 
 
 class AuditRecord(Base):

@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import logging
 import secrets
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -23,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from healthycity.core import passwords
 from healthycity.core.auth_models import (
     ADMIN,
     ASSESSOR,
@@ -95,6 +98,19 @@ PROGRAMME_RECORDS = frozenset(
 )
 ALL, OWN = "all", "own"
 
+# Fields of a record that are policy objects of their own, named ``<type>.<field>``: the
+# right to edit the record does not include them. A programme's number, its senior
+# responsible owner and its whole-life budget (its baseline) are the portfolio office's,
+# so a programme lead who may edit their programme still may not change these.
+PROTECTED_FIELDS: dict[str, tuple[str, ...]] = {
+    PROGRAMME: ("number", "sro", "whole_life_budget"),
+}
+
+
+def field_object(record_type: str, name: str) -> str:
+    """The policy object of one protected field, like ``programme.sro``."""
+    return f"{record_type}.{name}"
+
 
 def _rows() -> list[tuple[str, str, str, str]]:
     """The policy table. Anything not listed here is refused."""
@@ -112,7 +128,8 @@ def _rows() -> list[tuple[str, str, str, str]]:
     rows.append((PORTFOLIO_OFFICE, CONFIDENCE, CREATE, ALL))
     rows.append((ASSESSOR, CONFIDENCE, CREATE, ALL))
     rows.append((PROGRAMME_LEAD, CONFIDENCE, CREATE, OWN))
-    # A programme lead keeps their own programmes; baselines stay with the portfolio office.
+    # A programme lead keeps their own programmes; baselines stay with the portfolio office:
+    # the budget records here, a programme's protected fields in `FIELD_POLICY`.
     rows.append((PROGRAMME_LEAD, PROGRAMME, EDIT, OWN))
     rows += [(PROGRAMME_LEAD, SPEND, a, OWN) for a in (CREATE, EDIT)]
     for record_type in (MILESTONE, RISK, STAKEHOLDER, PROGRESS):
@@ -127,6 +144,19 @@ def _rows() -> list[tuple[str, str, str, str]]:
 
 
 POLICY: tuple[tuple[str, str, str, str], ...] = tuple(_rows())
+
+
+def _field_rows() -> list[tuple[str, str, str, str]]:
+    """Who may set each protected field (``PROTECTED_FIELDS``); nobody else may, even
+    with the right to edit the record. Same shape as `POLICY`, objects ``type.field``."""
+    rows: list[tuple[str, str, str, str]] = []
+    for name in PROTECTED_FIELDS[PROGRAMME]:
+        obj = field_object(PROGRAMME, name)
+        rows += [(PORTFOLIO_OFFICE, obj, a, ALL) for a in (CREATE, EDIT)]
+    return rows
+
+
+FIELD_POLICY: tuple[tuple[str, str, str, str], ...] = tuple(_field_rows())
 
 _MODEL = """
 [request_definition]
@@ -158,7 +188,7 @@ def _enforcer() -> casbin.Enforcer:
     # A refusal is an ordinary answer, not a warning: keep casbin from logging each one.
     enforcer.logger.setLevel(logging.ERROR)
     enforcer.add_function("owns", _owns)
-    enforcer.add_policies([list(row) for row in POLICY])
+    enforcer.add_policies([list(row) for row in POLICY + FIELD_POLICY])
     return enforcer
 
 
@@ -180,7 +210,27 @@ class Principal:
 
 
 class Forbidden(PermissionError):
-    """The policy does not allow this principal this action on this record."""
+    """The policy does not allow this principal this action on this record.
+
+    It carries what was refused (action, record type, owner, fields) so the refusal can
+    be written to the audit trail by whoever ends the request (core.web.workspace).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str | None = None,
+        record_type: str | None = None,
+        owner: str | None = None,
+        fields: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.action = action
+        self.record_type = record_type
+        self.owner = owner
+        self.fields = fields
+        self.audited = False
 
 
 def is_allowed(
@@ -214,7 +264,77 @@ def authorize(
     """Raise `Forbidden` unless the policy allows it: the single check every change passes."""
     if not is_allowed(principal, action, record_type, owner):
         who = principal.role if principal else "anonymous"
-        raise Forbidden(f"{who} may not {action} {record_type.replace('_', ' ')} records")
+        base, _, name = record_type.partition(".")
+        if name:
+            message = (
+                f"{who} may not change a {base.replace('_', ' ')}'s "
+                f"{name.replace('_', ' ')}: it is kept by the portfolio office"
+            )
+        else:
+            message = f"{who} may not {action} {record_type.replace('_', ' ')} records"
+        refusal = Forbidden(
+            message,
+            action=action,
+            record_type=base,
+            owner=owner,
+            fields=(name,) if name else (),
+        )
+        _note_refusal(refusal)
+        raise refusal
+
+
+def protected_changes(
+    record_type: str, before: dict[str, Any] | None, after: dict[str, Any]
+) -> tuple[str, ...]:
+    """The protected fields of ``record_type`` whose value ``after`` differs from ``before``.
+
+    ``before`` is None for a new record: then a protected field counts as changed when
+    it is given at all (a value other than None, zero or empty).
+    """
+    changed = []
+    for name in PROTECTED_FIELDS.get(record_type, ()):
+        if name not in after:
+            continue
+        if before is None:
+            if after[name] not in (None, 0, "", [], ()):
+                changed.append(name)
+        elif after[name] != before.get(name):
+            changed.append(name)
+    return tuple(changed)
+
+
+def authorize_fields(
+    principal: Principal | None,
+    action: str,
+    record_type: str,
+    owner: str | None,
+    changed: tuple[str, ...],
+) -> None:
+    """Raise `Forbidden` unless the principal may set every protected field in ``changed``."""
+    for name in changed:
+        authorize(principal, action, field_object(record_type, name), owner)
+
+
+# Refusals seen while a unit of work runs, so it can audit them after rolling back (an
+# import refuses row by row and reports them all, so they never reach an error handler).
+_REFUSALS: ContextVar[list[Forbidden] | None] = ContextVar("healthycity_refusals", default=None)
+
+
+def _note_refusal(refusal: Forbidden) -> None:
+    seen = _REFUSALS.get()
+    if seen is not None:
+        seen.append(refusal)
+
+
+@contextlib.contextmanager
+def collecting_refusals() -> Iterator[list[Forbidden]]:
+    """Collect every `Forbidden` that `authorize` raises inside the block."""
+    seen: list[Forbidden] = []
+    token = _REFUSALS.set(seen)
+    try:
+        yield seen
+    finally:
+        _REFUSALS.reset(token)
 
 
 # ----------------------------------------------------------------------------- settings
@@ -267,11 +387,16 @@ class AuthSettings(BaseSettings):
 
 # ---------------------------------------------------------------------------- passwords
 
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 
 
 class AccountError(ValueError):
-    """An account could not be created or changed; the message says why."""
+    """An account could not be created or changed; the message says why and ``field``
+    names the input it is about ("email", "password", "role" or "" for the whole)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 _HASHING: dict[str, int] = {}  # empty: argon2-cffi's defaults
@@ -301,19 +426,24 @@ def _hasher() -> Any:
     )
 
 
-MAX_PASSWORD_LENGTH = 1024
+MAX_PASSWORD_LENGTH = passwords.MAX_LENGTH
 
 
-def check_password_policy(password: str) -> None:
-    """Raise `AccountError` unless ``password`` is one the workspace accepts."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+def check_password_policy(password: str, email: str | None = None) -> None:
+    """Raise `AccountError` unless ``password`` is one the workspace accepts for the
+    account ``email`` (the rules and why: `healthycity.core.passwords`, ASVS 4 §2.1)."""
+    problem = passwords.problem(password, email=email)
+    if problem is not None:
+        raise AccountError(problem, "password")
 
 
-def hash_password(password: str) -> str:
-    check_password_policy(password)
+def hash_password(password: str, email: str | None = None) -> str:
+    """Check the policy, then hash; only for a password being *set*."""
+    check_password_policy(password, email)
+    return _hash(password)
+
+
+def _hash(password: str) -> str:
     return str(_hasher().hash(password))
 
 
@@ -341,7 +471,8 @@ def verify_password(session: Session, email: str, password: str) -> Account | No
     if account is None or stored is None or not account.active:
         return None
     if _hasher().check_needs_rehash(stored):
-        account.password_hash = hash_password(password)
+        # The same password at today's cost: not a new password, so not re-judged.
+        account.password_hash = _hash(password)
     return account
 
 
@@ -382,7 +513,7 @@ def set_password(session: Session, account: Account, password: str, *, reset: bo
     from healthycity.core.audit import PASSWORD_CHANGED, PASSWORD_RESET, record_event
     from healthycity.core.auth_models import PasswordReset
 
-    account.password_hash = hash_password(password)
+    account.password_hash = hash_password(password, account.email)
     ended = session.execute(delete(WebSession).where(WebSession.account_id == account.id))
     session.execute(delete(PasswordReset).where(PasswordReset.account_id == account.id))
     throttle.unlock(session, throttle.ACCOUNT_SCOPE, account.email)
@@ -454,7 +585,7 @@ def use_reset_link(session: Session, token: str, password: str) -> Account | Non
     account = reset_link_account(session, token)
     if account is None:
         return None
-    check_password_policy(password)  # before anything is spent
+    check_password_policy(password, account.email)  # before anything is spent
     spent = session.execute(
         delete(PasswordReset).where(
             PasswordReset.id == digest(token), PasswordReset.expires_at > datetime.now(UTC)
@@ -488,16 +619,16 @@ def create_account(
     """Add an account (the caller's session carries the acting person for the audit)."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
-        raise AccountError(f"{email!r} is not an email address")
+        raise AccountError(f"{email!r} is not an email address", "email")
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", "role")
     if find_account(session, email) is not None:
-        raise AccountError(f"an account for {email} already exists")
+        raise AccountError(f"an account for {email} already exists", "email")
     account = Account(
         email=email,
         display_name=(display_name or email.split("@")[0]).strip()[:200],
         role=role,
-        password_hash=hash_password(password) if password is not None else None,
+        password_hash=hash_password(password, email) if password is not None else None,
         active=True,
     )
     session.add(account)
@@ -583,12 +714,34 @@ TOKEN_PREFIX = "hc_"  # noqa: S105 - a prefix that marks our tokens, not a secre
 
 
 def issue_token(session: Session, account: Account, name: str, days: int | None = 90) -> str:
-    """A bearer token for the JSON API; only its digest is kept."""
+    """A bearer token for the JSON API; only its digest is kept.
+
+    Audited as "token issued" on the account, with the token's name, its short id (the
+    first characters of the digest, what `users tokens list` shows) and its expiry.
+    """
+    from healthycity.core.audit import TOKEN_ISSUED, record_event
+
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
-    session.add(ApiToken(id=digest(secret), account_id=account.id, name=name, expires_at=expires))
+    row = ApiToken(id=digest(secret), account_id=account.id, name=name[:100], expires_at=expires)
+    session.add(row)
+    record_event(
+        session,
+        ACCOUNT,
+        str(account.id),
+        TOKEN_ISSUED,
+        {"name": row.name, "token": token_label(row), "expires_at": expires},
+    )
     session.flush()
     return secret
+
+
+TOKEN_LABEL_LENGTH = 12
+
+
+def token_label(row: ApiToken) -> str:
+    """A token's short public id: the start of its digest (it reveals nothing of it)."""
+    return row.id[:TOKEN_LABEL_LENGTH]
 
 
 def principal_from_token(session: Session, secret: str) -> Principal | None:

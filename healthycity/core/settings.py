@@ -1,11 +1,14 @@
 """Settings read from the environment (``HEALTHYCITY_*``) and the command line.
 
 Bad values are refused at start with one clear message each, and a weak or missing
-secret is refused outside development (docs/decisions/0001-foundation.md).
+secret is refused outside development (docs/decisions/0001-foundation.md): too short,
+a known placeholder, or low in entropy (`secret_problem`).
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from functools import lru_cache
 from typing import Literal
 
@@ -15,6 +18,55 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite:///./var/healthycity.db"
 DEVELOPMENT_SECRET = "development-only-secret-not-for-production"  # noqa: S105
 _WEAK_SECRETS = {"", "secret", "changeme", "password", DEVELOPMENT_SECRET}
+MIN_SECRET_CHARACTERS = 32
+# A random secret from `openssl rand -hex 32` or `secrets.token_urlsafe(32)` has 16 or
+# more different characters and 3.5 to 6 bits of Shannon entropy per character; 'a' * 32
+# has 1 and 0. These floors refuse repeated and patterned strings, not random ones.
+MIN_SECRET_DISTINCT = 10
+MIN_SECRET_BITS_PER_CHARACTER = 2.5
+
+
+def shannon_bits_per_character(text: str) -> float:
+    """Shannon entropy of the string's own character frequencies, in bits per character.
+
+    H = -sum(p_i * log2 p_i) over the distinct characters, p_i each one's share of the
+    string (Shannon, 1948). It measures how varied the string is, not how it was made,
+    so it is a floor against patterned secrets, not proof of a random one.
+    """
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    size = len(text)
+    return -sum(n / size * math.log2(n / size) for n in counts.values())
+
+
+def secret_problem(value: str, setting: str) -> str | None:
+    """Why ``value`` is not acceptable as a secret outside development (None if it is):
+    shorter than 32 characters, a known placeholder, fewer than 10 different characters,
+    a repetition of a shorter string, or under 2.5 bits of Shannon entropy per character."""
+    advice = "use a random value, e.g. `openssl rand -hex 32`"
+    if value in _WEAK_SECRETS or value.lower() in _WEAK_SECRETS:
+        return f"{setting} is a placeholder; {advice}"
+    if len(value) < MIN_SECRET_CHARACTERS:
+        return f"{setting} must have {MIN_SECRET_CHARACTERS} or more characters; {advice}"
+    if len(set(value)) < MIN_SECRET_DISTINCT:
+        return (
+            f"{setting} is low in entropy: it has {len(set(value))} different characters "
+            f"(needs {MIN_SECRET_DISTINCT}+); {advice}"
+        )
+    unit = next(
+        (n for n in range(1, len(value) // 2 + 1) if value == value[:n] * (len(value) // n)),
+        None,
+    )
+    if unit is not None:
+        return f"{setting} is low in entropy: it repeats {unit} characters; {advice}"
+    bits = shannon_bits_per_character(value)
+    if bits < MIN_SECRET_BITS_PER_CHARACTER:
+        return (
+            f"{setting} is low in entropy: {bits:.1f} bits per character "
+            f"(needs {MIN_SECRET_BITS_PER_CHARACTER}+); {advice}"
+        )
+    return None
 
 
 class SettingsError(ValueError):
@@ -74,6 +126,18 @@ class Settings(BaseSettings):
         "(0: only by `healthycity audit checkpoint`)",
     )
 
+    hsts_seconds: int = Field(
+        0,
+        ge=0,
+        le=2 * 365 * 24 * 3600,
+        description="send Strict-Transport-Security with this max-age on answers served "
+        "over HTTPS (directly, or behind a proxy that sets X-Forwarded-Proto and is trusted "
+        "by FORWARDED_ALLOW_IPS); 0 (the default) sends none; 31536000 is a year",
+    )
+    hsts_include_subdomains: bool = Field(
+        False, description="add includeSubDomains to Strict-Transport-Security"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -88,13 +152,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _strong_secret_outside_development(self) -> Settings:
-        if self.environment != "development" and (
-            self.secret_key in _WEAK_SECRETS or len(self.secret_key) < 32
-        ):
-            raise ValueError(
-                "HEALTHYCITY_SECRET_KEY must be a random string of 32 or more characters "
-                f"when HEALTHYCITY_ENVIRONMENT={self.environment}"
-            )
+        if self.environment == "development":
+            return self
+        problem = secret_problem(self.secret_key, "HEALTHYCITY_SECRET_KEY")
+        if problem:
+            raise ValueError(f"{problem} (HEALTHYCITY_ENVIRONMENT={self.environment})")
         return self
 
     @property

@@ -57,12 +57,15 @@ def key_problem(raw: str | None, setting: str) -> str | None:
     """Why ``raw`` is not an acceptable audit key (``None`` if it is)."""
     if not raw:
         return f"{setting} is not set (the audit chain's HMAC key)"
+    from healthycity.core.settings import secret_problem
+
     data = raw.encode()
     if (
         len(data) < MIN_KEY_BYTES
         or raw.lower() in _WEAK_KEYS
         or raw == DEVELOPMENT_KEY
-        or len(set(data)) < 8
+        # low in entropy: the same rule as every other secret (core.settings)
+        or secret_problem(raw, setting) is not None
     ):
         return (
             f"{setting} is weak (needs {MIN_KEY_BYTES}+ random bytes, e.g. `openssl rand -hex 32`)"

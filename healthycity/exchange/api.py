@@ -13,7 +13,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -36,11 +36,20 @@ from healthycity.exchange.consents import add_consent_routes
 from healthycity.exchange.db import make_engine
 from healthycity.exchange.federation import nodes
 from healthycity.exchange.federation.fanout import federator_for
-from healthycity.exchange.fhirhttp import FhirResponse, SecurityHeaders, to_response
+from healthycity.exchange.fhirhttp import (
+    Conditional,
+    FhirResponse,
+    Negotiation,
+    SecurityHeaders,
+    to_response,
+)
 from healthycity.exchange.gate import Reply, RequestInfo, operation_outcome
 from healthycity.exchange.identity.nhsnumber import NHS_NUMBER_SYSTEM
 from healthycity.exchange.openapi import HeadAsGet, document, fhir_errors
 from healthycity.exchange.operations import SEARCHABLE_TYPES, ExchangeService
+from healthycity.exchange.paging import CursorError
+from healthycity.exchange.patient_search import Trace, TraceError, parse_trace
+from healthycity.exchange.search import SearchError
 from healthycity.exchange.settings import ExchangeSettings
 from healthycity.exchange.stewardship import add_stewardship_routes
 
@@ -99,12 +108,14 @@ def capability_statement(base_url: str) -> dict[str, Any]:
     resources: list[dict[str, Any]] = [
         {
             "type": "Patient",
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}],
             "searchParam": [
                 {"name": "identifier", "type": "token"},
                 {"name": "family", "type": "string"},
                 {"name": "given", "type": "string"},
                 {"name": "birthdate", "type": "date"},
+                {"name": "gender", "type": "token"},
+                {"name": "address-postcode", "type": "string"},
             ],
             "operation": [
                 {
@@ -118,7 +129,11 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             ],
         },
         *(
-            {"type": t, "interaction": [{"code": "search-type"}], "searchParam": search}
+            {
+                "type": t,
+                "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}],
+                "searchParam": search,
+            }
             for t in SEARCHABLE_TYPES
         ),
         {"type": "Binary", "interaction": [{"code": "read"}]},
@@ -246,6 +261,8 @@ def create_app(
         lifespan=lifespan,
         default_response_class=FhirResponse,
     )
+    app.add_middleware(Negotiation)  # innermost: its 406/415 carry the security headers too
+    app.add_middleware(Conditional)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     document(app)
@@ -287,10 +304,14 @@ def create_app(
             return _reply(reply)
 
     @app.get("/metadata", summary="The server's CapabilityStatement (no patient data)")
-    async def metadata() -> FhirResponse:
-        return FhirResponse(capability_statement(base_url))
+    async def metadata(request: Request) -> FhirResponse:
+        return FhirResponse(capability_statement(base_url or str(request.base_url).rstrip("/")))
 
-    @app.get("/Patient", summary="Find a patient by NHS number, or by surname and date of birth")
+    @app.get(
+        "/Patient",
+        summary="Find patients: by NHS number, or by family, given, birthdate (eq, ge, le, "
+        "gt, lt), gender and address-postcode, alone or together (PDQm / PDS style)",
+    )
     async def search_patient(
         request: Request,
         identifier: Annotated[
@@ -298,35 +319,29 @@ def create_app(
         ] = None,
         family: Annotated[str | None, Query(max_length=200)] = None,
         given: Annotated[str | None, Query(max_length=200)] = None,
-        birthdate: Annotated[str | None, Query(max_length=20)] = None,
+        birthdate: Annotated[
+            str | None, Query(max_length=20, description="[eq|ge|le|gt|lt]YYYY[-MM[-DD]]")
+        ] = None,
+        gender: Annotated[str | None, Query(max_length=20)] = None,
+        postcode: Annotated[str | None, Query(alias="address-postcode", max_length=16)] = None,
     ) -> FhirResponse:
         principal = await authenticate(request, interaction="search-type", action="search Patient")
         if isinstance(principal, FhirResponse):
             return principal
         info = info_of(request, principal)
-        if identifier is not None:
-            system, bar, value = identifier.rpartition("|")
-            if not bar or system != NHS_NUMBER_SYSTEM:
-                reply = await service().refuse(
-                    info,
-                    interaction="search-type",
-                    action="search Patient (identifier)",
-                    status=400,
-                    reason=f"identifier must be {NHS_NUMBER_SYSTEM}|<NHS number>",
-                )
-                return _reply(reply)
-            return _reply(await service().search_patient_by_nhs_number(info, value))
-        born = _parse_date(birthdate)
-        if family and born is not None:
-            return _reply(await service().search_patient_demographics(info, family, born, given))
-        reply = await service().refuse(
-            info,
-            interaction="search-type",
-            action="search Patient",
-            status=400,
-            reason="search by identifier, or by family and birthdate (YYYY-MM-DD)",
-        )
-        return _reply(reply)
+        items = list(request.query_params.multi_items())
+        try:
+            trace = parse_trace(items)
+        except TraceError as error:
+            action = "search Patient (identifier)" if identifier else "search Patient"
+            reply = await service().refuse(
+                info, interaction="search-type", action=action, status=400, reason=str(error)
+            )
+            return _reply(reply)
+        if trace.nhs_number and trace == Trace(nhs_number=trace.nhs_number):
+            # By NHS number alone: the person as their records say, read live.
+            return _reply(await service().search_patient_by_nhs_number(info, trace.nhs_number))
+        return _reply(await service().search_patients(info, trace))
 
     @app.get("/Patient/{person_id}", summary="One person, composed live from their records")
     async def read_patient(
@@ -337,14 +352,61 @@ def create_app(
             return principal
         return _reply(await service().read_patient(info_of(request, principal), person_id))
 
-    @app.get("/Patient/{person_id}/$everything", summary="The person's whole record, federated")
-    async def everything(
-        request: Request, person_id: Annotated[str, Path(max_length=64)]
+    @app.get(
+        "/Patient/{person_id}/_history/{version}",
+        summary="One version of the person's Patient (the current one: it is composed live)",
+    )
+    async def vread_patient(
+        request: Request,
+        person_id: Annotated[str, Path(max_length=64)],
+        version: Annotated[str, Path(max_length=64)],
+    ) -> FhirResponse:
+        principal = await authenticate(request, interaction="vread", action="read Patient")
+        if isinstance(principal, FhirResponse):
+            return principal
+        info = info_of(request, principal)
+        return _reply(await service().read_patient(info, person_id, version=version))
+
+    async def run_everything(
+        request: Request, person_id: str, items: list[tuple[str, str]]
     ) -> FhirResponse:
         principal = await authenticate(request, interaction="operation", action="$everything")
         if isinstance(principal, FhirResponse):
             return principal
-        return _reply(await service().everything(info_of(request, principal), person_id))
+        info = info_of(request, principal)
+        path = f"/Patient/{person_id}/$everything"
+        try:
+            info, query, offset, items = service().open_search(
+                info, path, items, resource_type=None, strict=_strict(request)
+            )
+        except (SearchError, CursorError) as error:
+            return _reply(await _bad_search(info, "operation", "$everything", error))
+        return _reply(await service().everything(info, person_id, query, offset, items, path=path))
+
+    async def _bad_search(
+        info: RequestInfo, interaction: str, action: str, error: Exception
+    ) -> Reply:
+        return await service().refuse(
+            info, interaction=interaction, action=action, status=400, reason=str(error)
+        )
+
+    @app.get("/Patient/{person_id}/$everything", summary="The person's whole record, federated")
+    async def everything(
+        request: Request, person_id: Annotated[str, Path(max_length=64)]
+    ) -> FhirResponse:
+        return await run_everything(request, person_id, list(request.query_params.multi_items()))
+
+    @app.post(
+        "/Patient/{person_id}/$everything",
+        summary="The person's whole record, federated (parameters in a Parameters body)",
+    )
+    async def everything_post(
+        request: Request,
+        person_id: Annotated[str, Path(max_length=64)],
+        parameters: Annotated[dict[str, Any] | None, Body()] = None,
+    ) -> FhirResponse:
+        items = list(request.query_params.multi_items()) + _parameter_items(parameters or {})
+        return await run_everything(request, person_id, items)
 
     @app.post(
         "/Patient/{person_id}/$break-glass",
@@ -397,6 +459,29 @@ def _add_type_search(
     info_of: Callable[[Request, Principal], RequestInfo],
     service: Callable[[], ExchangeService],
 ) -> None:
+    async def read(
+        request: Request,
+        resource_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9\-\.]{1,64}$")],
+    ) -> FhirResponse:
+        return await read_version(request, resource_id, None)
+
+    async def vread(
+        request: Request,
+        resource_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9\-\.]{1,64}$")],
+        version: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9\-\.]{1,64}$")],
+    ) -> FhirResponse:
+        return await read_version(request, resource_id, version)
+
+    async def read_version(request: Request, resource_id: str, version: str | None) -> FhirResponse:
+        interaction = "read" if version is None else "vread"
+        action = f"read {resource_type}"
+        principal = await authenticate(request, interaction=interaction, action=action)
+        if isinstance(principal, FhirResponse):
+            return principal
+        info = info_of(request, principal)
+        reply = await service().read_resource(info, resource_type, resource_id, version)
+        return _reply(reply)
+
     async def search(
         request: Request,
         patient: Annotated[
@@ -408,7 +493,20 @@ def _add_type_search(
         if isinstance(principal, FhirResponse):
             return principal
         info = info_of(request, principal)
-        person_id = (patient or "").removeprefix("Patient/")
+        try:
+            info, query, offset, items = service().open_search(
+                info,
+                request.url.path,
+                list(request.query_params.multi_items()),
+                resource_type=resource_type,
+                strict=_strict(request),
+            )
+        except (SearchError, CursorError) as error:
+            reply = await service().refuse(
+                info, interaction="search-type", action=action, status=400, reason=str(error)
+            )
+            return _reply(reply)
+        person_id = dict(items).get("patient", "").removeprefix("Patient/")
         if not person_id:
             reply = await service().refuse(
                 info,
@@ -418,7 +516,9 @@ def _add_type_search(
                 reason="searches need patient=",
             )
             return _reply(reply)
-        return _reply(await service().search_type(info, resource_type, person_id))
+        return _reply(
+            await service().search_type(info, resource_type, person_id, query, offset, items)
+        )
 
     app.add_api_route(
         f"/{resource_type}",
@@ -427,16 +527,42 @@ def _add_type_search(
         summary=f"{resource_type} resources for one patient, from every node",
         name=f"search_{resource_type}",
     )
+    app.add_api_route(
+        f"/{resource_type}/{{resource_id}}",
+        read,
+        methods=["GET"],
+        summary=f"One {resource_type} from a node, by its id, through consent and the audit",
+        name=f"read_{resource_type}",
+    )
+    app.add_api_route(
+        f"/{resource_type}/{{resource_id}}/_history/{{version}}",
+        vread,
+        methods=["GET"],
+        summary=f"One version of a {resource_type} (older ones where its node keeps history)",
+        name=f"vread_{resource_type}",
+    )
 
 
-def _parse_date(value: str | None) -> date | None:
-    if not value:
-        return None
-    text = value.removeprefix("eq")
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        return None
+def _strict(request: Request) -> bool:
+    """Whether the client asked for unsupported parameters to be refused, not ignored."""
+    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
+    return "handling=strict" in prefer.split(";") or "handling=strict" in prefer.split(",")
+
+
+def _parameter_items(parameters: dict[str, Any]) -> list[tuple[str, str]]:
+    """A Parameters body as search items (``valueDate``, ``valueString``... as text)."""
+    items = []
+    for parameter in parameters.get("parameter") or []:
+        if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
+            continue
+        for key, value in parameter.items():
+            if (
+                key.startswith("value")
+                and isinstance(value, str | int)
+                and not isinstance(value, bool)
+            ):
+                items.append((parameter["name"], str(value)))
+    return items
 
 
 __all__ = ["create_app", "capability_statement", "operation_outcome"]

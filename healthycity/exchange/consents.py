@@ -21,6 +21,7 @@ number (``patient.identifier`` with the NHS number system, or the search paramet
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -37,12 +38,17 @@ from healthycity.exchange.federation.fanout import searchset
 from healthycity.exchange.fhirhttp import Authenticate, to_response
 from healthycity.exchange.gate import Gate, Reply, RequestInfo
 from healthycity.exchange.identity.nhsnumber import NHS_NUMBER_SYSTEM, validated
-from healthycity.exchange.models import ConsentRecord, Person
+from healthycity.exchange.models import ConsentRecord, ConsentVersion, Person
 
 PRIVACY = "patient-privacy"
 #: Statuses a Consent may be moved to by ``PUT`` (FHIR R4 consent-state-codes).
 STATUSES = ("draft", "proposed", "active", "rejected", "inactive", "entered-in-error")
 ID_PREFIX = "consent-"
+#: FHIR R4 consent-scope codes (a required binding on ``Consent.scope``).
+SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
+SCOPES = ("adr", "research", "patient-privacy", "treatment")
+#: ``Consent.provision.type`` (consent-provision-type, required binding).
+PROVISION_TYPES = ("deny", "permit")
 
 
 class BadRequest(ValueError):
@@ -112,6 +118,54 @@ def _same_statement(stored: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
     }
 
 
+def rules_problem(resource: Mapping[str, Any]) -> str | None:
+    """What breaks R4's rules for a Consent that the model does not check: the required
+    elements (``status``, ``scope``, at least one ``category``) and the required value
+    sets (consent-state-codes, consent-scope, consent-provision-type). Answered 422."""
+    status = resource.get("status")
+    if status not in STATUSES:
+        return f"Consent.status must be one of {', '.join(STATUSES)} (got {status!r})"
+    scope = resource.get("scope")
+    codings = scope.get("coding") if isinstance(scope, Mapping) else None
+    if not isinstance(codings, list) or not codings:
+        return "Consent.scope is required (a consent-scope code such as patient-privacy)"
+    for coding in codings:
+        if not isinstance(coding, Mapping) or coding.get("code") not in SCOPES:
+            return f"Consent.scope must be one of {', '.join(SCOPES)}"
+        if coding.get("system", SCOPE_SYSTEM) != SCOPE_SYSTEM:
+            return f"Consent.scope codes come from {SCOPE_SYSTEM}"
+    categories = resource.get("category")
+    if not isinstance(categories, list) or not categories:
+        return "Consent.category is required (at least one, e.g. LOINC 59284-0)"
+    if not all(isinstance(c, Mapping) and (c.get("coding") or c.get("text")) for c in categories):
+        return "every Consent.category needs a coding or text"
+    pending = [resource.get("provision")]
+    while pending:
+        provision = pending.pop()
+        if not isinstance(provision, Mapping):
+            continue
+        kind = provision.get("type")
+        if kind is not None and kind not in PROVISION_TYPES:
+            return f"Consent.provision.type must be deny or permit (got {kind!r})"
+        pending.extend(provision.get("provision") or [])
+    return None
+
+
+def versioned(resource: Mapping[str, Any], version: int, moment: datetime) -> dict[str, Any]:
+    """The resource with ``meta.versionId`` and ``meta.lastUpdated`` set."""
+    meta = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = (
+        moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+    return dict(resource) | {"meta": meta}
+
+
+def version_of(resource: Mapping[str, Any]) -> int:
+    raw = str((resource.get("meta") or {}).get("versionId") or "1")
+    return int(raw) if raw.isdigit() else 1
+
+
 class ConsentOperations(Gate):
     """Consent reads and writes, decided by the role policy and audited like any read."""
 
@@ -161,7 +215,12 @@ class ConsentOperations(Gate):
         for row in rows:
             if scope_of(row.resource) == series:
                 row.status = "inactive"
-                row.resource = dict(row.resource) | {"status": "inactive"}
+                row.resource = versioned(
+                    dict(row.resource) | {"status": "inactive"},
+                    version_of(row.resource) + 1,
+                    self.clock(),
+                )
+                _keep(session, row)
                 moved.append(f"{ID_PREFIX}{row.id}")
         return moved
 
@@ -225,6 +284,11 @@ class ConsentOperations(Gate):
             return await self.refuse(
                 info, interaction="create", action=action, status=400, reason=problem
             )
+        broken = rules_problem(resource)
+        if broken is not None:
+            return await self.refuse(
+                info, interaction="create", action=action, status=422, reason=broken
+            )
 
         def work(session: Session) -> Reply | tuple[int, str, str | None]:
             person_id = person_for(session, resource["patient"])
@@ -243,14 +307,19 @@ class ConsentOperations(Gate):
             )
             session.add(record)
             session.flush()
-            stored = record.resource | {"id": f"{ID_PREFIX}{record.id}"}
+            stored = versioned(
+                record.resource | {"id": f"{ID_PREFIX}{record.id}"}, 1, record.recorded_at
+            )
             record.resource = stored
+            _keep(session, record)
             superseded = self._supersede(session, record) if record.status == "active" else []
             desc = f"stored {ID_PREFIX}{record.id}"
             if superseded:
                 desc += f"; superseded {', '.join(superseded)}"
             self._audit(session, info, ("create", action, desc), person_id)
-            return Reply(201, stored, {"Location": f"Consent/{ID_PREFIX}{record.id}"})
+            base = self.base_url or info.base
+            where = f"{base}/Consent/{ID_PREFIX}{record.id}/_history/1"
+            return Reply(201, stored, {"Location": where, "ETag": 'W/"1"'})
 
         return await self._run(info, "create", action, work)
 
@@ -278,17 +347,24 @@ class ConsentOperations(Gate):
                 raise BadRequest("only a Consent's status can change; record a new Consent")
             before = record.status
             record.status = str(status)
-            record.resource = dict(record.resource) | {"status": status}
+            record.resource = versioned(
+                dict(record.resource) | {"status": status},
+                version_of(record.resource) + 1,
+                self.clock(),
+            )
+            _keep(session, record)
             superseded = self._supersede(session, record) if status == "active" else []
             desc = f"{consent_id} {before} -> {status}"
             if superseded:
                 desc += f"; superseded {', '.join(superseded)}"
             self._audit(session, info, ("update", action, desc), record.person_id)
-            return Reply(200, record.resource)
+            return Reply(200, _as_stored(record), {"ETag": _etag(_as_stored(record))})
 
         return await self._run(info, "update", action, work)
 
-    async def read_consent(self, info: RequestInfo, consent_id: str) -> Reply:
+    async def read_consent(
+        self, info: RequestInfo, consent_id: str, version: str | None = None
+    ) -> Reply:
         """One Consent, for the citizen it is about or a privacy officer. To anyone
         else it does not exist (404): not even the fact of a Consent is told."""
         action = "read Consent"
@@ -302,7 +378,17 @@ class ConsentOperations(Gate):
             if refusal is not None:
                 return 403, refusal[1], record.person_id
             self._audit(session, info, ("read", action, f"read {consent_id}"), record.person_id, 1)
-            return Reply(200, _as_stored(record))
+            stored = _as_stored(record)
+            if version is not None and version != str(version_of(stored)):
+                kept = (
+                    session.get(ConsentVersion, (record.id, int(version)))
+                    if version.isdigit() and len(version) < 10
+                    else None
+                )
+                if kept is None:
+                    return 404, f"{consent_id} has no version {version} kept", record.person_id
+                stored = dict(kept.resource) | {"id": consent_id}
+            return Reply(200, stored, {"ETag": _etag(stored)})
 
         reply = await self._run(info, "read", action, work)
         if reply.status == 403:  # audited as refused; answered as if there were none
@@ -348,10 +434,48 @@ class ConsentOperations(Gate):
         return await self._run(info, "search-type", action, work)
 
 
+def _keep(session: Session, record: ConsentRecord) -> None:
+    """Keep the version ``record`` now holds, for ``_history/{vid}`` (the versions a
+    Consent has had are never rewritten, so a version once returned stays readable)."""
+    session.flush()
+    session.add(
+        ConsentVersion(
+            consent_id=record.id,
+            version=version_of(record.resource),
+            resource=dict(record.resource),
+            recorded_at=_when(record),
+        )
+    )
+
+
+def _when(record: ConsentRecord) -> datetime:
+    meta = record.resource.get("meta")
+    stamp = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    return record.recorded_at
+
+
 def _as_stored(record: ConsentRecord) -> dict[str, Any]:
     """The Consent as stored, with its id and status as the exchange holds them (a
     Consent recorded by other means than the API may lack an id)."""
-    return dict(record.resource) | {"id": f"{ID_PREFIX}{record.id}", "status": record.status}
+    stored: dict[str, Any] = dict(record.resource) | {
+        "id": f"{ID_PREFIX}{record.id}",
+        "status": record.status,
+    }
+    meta = stored.get("meta")
+    if (
+        not isinstance(meta, dict) or not meta.get("versionId") or not meta.get("lastUpdated")
+    ):  # recorded before versions
+        stored = versioned(stored, version_of(stored), record.recorded_at)
+    return stored
+
+
+def _etag(resource: Mapping[str, Any]) -> str:
+    return f'W/"{version_of(resource)}"'
 
 
 def _not_found() -> dict[str, Any]:
@@ -420,6 +544,19 @@ def add_consent_routes(
     ) -> Response:
         return await answer(
             request, "read", "read Consent", lambda ops, info: ops.read_consent(info, consent_id)
+        )
+
+    @app.get("/Consent/{consent_id}/_history/{version}", summary="One version of a Consent")
+    async def vread_consent(
+        request: Request,
+        consent_id: Annotated[str, Path(max_length=64)],
+        version: Annotated[str, Path(max_length=20)],
+    ) -> Response:
+        return await answer(
+            request,
+            "vread",
+            "read Consent",
+            lambda ops, info: ops.read_consent(info, consent_id, version),
         )
 
     @app.put("/Consent/{consent_id}", summary="Withdraw or reinstate a Consent (its status)")

@@ -58,6 +58,7 @@ from healthycity.exchange.audit.recorder import Recorder
 from healthycity.exchange.federation.binarylinks import BinaryLinks
 from healthycity.exchange.federation.fanout import Federator, Merged, NodeRequest, NodeTarget, merge
 from healthycity.exchange.federation.validation import ResourceValidator
+from healthycity.exchange.paging import PageLinks
 from healthycity.exchange.settings import ExchangeSettings
 
 log = logging.getLogger("healthycity.exchange")
@@ -135,6 +136,10 @@ class Gate:
         secret = settings.binary_link_secret
         key = secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
         self.links = BinaryLinks(key, settings.binary_link_seconds)
+        paging = settings.page_link_secret
+        self.pages = PageLinks(
+            paging.get_secret_value().encode() if paging else key, settings.page_link_seconds
+        )
 
     @property
     def validator(self) -> ResourceValidator:

@@ -142,6 +142,20 @@ class ConsentRecord(ExchangeBase):
     recorded_by: Mapped[str] = mapped_column(String(200))
 
 
+class ConsentVersion(ExchangeBase):
+    """One version of a Consent as it stood (its status moves; what it says does not),
+    kept so ``Consent/{id}/_history/{vid}`` answers for every version ever returned."""
+
+    __tablename__ = "exchange_consent_version"
+
+    consent_id: Mapped[int] = mapped_column(
+        ForeignKey("exchange_consent.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource: Mapped[dict[str, object]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class BreakGlassGrant(ExchangeBase):
     """Emergency access: one user, one person, a stated reason and a hard expiry."""
 

@@ -71,6 +71,12 @@ _CAPABILITY: dict[str, Any] = {
         },
     },
 }
+#: Any FHIR resource (what a route that returns a Response, not a model, answers).
+_RESOURCE: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType"],
+    "properties": {"resourceType": {"type": "string"}},
+}
 _PART: dict[str, Any] = {
     "type": "object",
     "required": ["name"],
@@ -96,6 +102,8 @@ _REFUSALS = {
     "403": "the policy or the person's consent refuses it (audited)",
     "404": "no such person, resource or route",
     "405": "the method is not allowed on this path",
+    "406": "the client asked for a format or FHIR version other than R4 JSON",
+    "415": "the request body is not FHIR JSON",
     "422": "a parameter fails validation (too long, wrong type)",
 }
 #: The per-type searches, where ``patient`` is required.
@@ -132,14 +140,17 @@ def document(app: FastAPI) -> None:
 def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     for status, why in _REFUSALS.items():
-        if path == "/metadata" and status != "405":
+        if path == "/metadata" and status not in ("405", "406"):
             continue  # the one unauthenticated route: nothing to refuse but the method
         responses[status] = {"description": why, "content": _content(_OUTCOME_REF)}
     ok = next((code for code in ("200", "201") if code in responses), None)
-    if ok:  # every reply is FHIR JSON, whatever FastAPI assumed
+    if ok:  # every reply is a FHIR JSON resource, whatever FastAPI assumed
         content: dict[str, Any] = responses[ok].setdefault("content", {})
         first: dict[str, Any] = next(iter(content.values()), {})
-        responses[ok]["content"] = _content(first.get("schema", {}))
+        schema = first.get("schema", {})
+        if not schema or schema == {"type": "string"}:  # a Response subclass says nothing
+            schema = _RESOURCE
+        responses[ok]["content"] = _content(schema)
     if path == "/metadata" and ok:
         responses[ok]["content"] = _content({"$ref": "#/components/schemas/CapabilityStatement"})
     elif path == "/$review-queue" and ok:
@@ -180,6 +191,11 @@ def fhir_errors(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
             for problem in error.errors()
         )
+        body_problems = [p for p in error.errors() if p.get("loc", ("",))[0] == "body"]
+        if body_problems:  # a body that is not JSON, or not a JSON object: FHIR says 400
+            malformed = any(p.get("type") == "json_invalid" for p in body_problems)
+            why = "the body is not well-formed JSON" if malformed else "the body is not valid"
+            return outcome(400, "structure" if malformed else "invalid", f"{why}: {text}")
         return outcome(422, "invalid", text)
 
     app.add_exception_handler(HTTPException, http_error)

@@ -9,25 +9,37 @@ and audit in the transaction that makes the change.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from anyio import to_thread
 
 from healthycity.core.db import transaction
-from healthycity.exchange.access.consent import (
-    Candidate,
-    release,
-)
 from healthycity.exchange.access.grounds import Grounds
 from healthycity.exchange.access.policy import decide
 from healthycity.exchange.audit import chain as audit
+from healthycity.exchange.bundles import paged, present, with_version
 from healthycity.exchange.consents import ConsentOperations
 from healthycity.exchange.federation.fanout import NodeRequest, NodeTarget, searchset
 from healthycity.exchange.gate import Reply, RequestInfo, log, operation_outcome
 from healthycity.exchange.identity import index as identity
 from healthycity.exchange.identity.nhsnumber import NHS_NUMBER_SYSTEM, validated
 from healthycity.exchange.models import Alert, BreakGlassGrant, Person
+from healthycity.exchange.paging import CURSOR, Cursor
+from healthycity.exchange.patient_search import PERSON_SYSTEM, PatientSearch
+from healthycity.exchange.reads import NodeReads, locals_by_origin, validators, whole_record
+from healthycity.exchange.search import (
+    COMMON_PARAMS,
+    DATE,
+    Filter,
+    Query,
+    SearchError,
+    matches,
+    order,
+    parse,
+)
 
 #: The resource types a ``{type}?patient=`` search may ask for.
 SEARCHABLE_TYPES = (
@@ -40,17 +52,100 @@ SEARCHABLE_TYPES = (
     "Procedure",
     "DocumentReference",
 )
-PERSON_SYSTEM = "https://healthycity.invalid/Id/exchange-person"
 
 
-class ExchangeService(ConsentOperations):
+#: ``$everything``'s parameters (R4 Patient-everything, with ``_type`` and ``_since``).
+EVERYTHING_PARAMS = frozenset({"start", "end", "_type", "_since", "_count"})
+
+
+class ExchangeService(ConsentOperations, NodeReads, PatientSearch):
     """The exchange's operations over its database and the nodes, all through the gate."""
 
-    async def everything(self, info: RequestInfo, person_id: str) -> Reply:
+    def open_search(
+        self,
+        info: RequestInfo,
+        path: str,
+        items: list[tuple[str, str]],
+        *,
+        resource_type: str | None,
+        strict: bool,
+    ) -> tuple[RequestInfo, Query, int, list[tuple[str, str]]]:
+        """A search's parameters, from the request or from its page link (``_cursor``),
+        parsed; the audit records what was searched, never the opaque cursor. Raises
+        SearchError or CursorError (both answered 400)."""
+        offset = 0
+        cursor = [value for name, value in items if name == CURSOR]
+        if cursor:
+            opened = self.pages.open(cursor[0], info.principal.subject, path, self.clock())
+            items, offset = list(opened.items), opened.offset
+            shown = urlencode([*items, ("_offset", str(offset))])
+            info = replace(info, query=f"{path}?{shown}")
+        limits = {
+            "default_count": self.settings.page_size_default,
+            "max_count": self.settings.page_size_max,
+        }
+        if resource_type is not None:
+            query = parse(resource_type, items, strict=strict, **limits)
+        else:
+            query = _everything_query(items, strict=strict, **limits)
+        return info, query, offset, items
+
+    def _sealer(self, info: RequestInfo, path: str, items: list[tuple[str, str]]) -> Any:
+        base = self.base_url or info.base
+        now = self.clock()
+        kept = tuple((k, v) for k, v in items if k not in (CURSOR, "_format", "_pretty"))
+
+        def seal(offset: int) -> str:
+            token = self.pages.seal(Cursor(path, kept, offset), info.principal.subject, now)
+            return f"{base}{path}?{urlencode([(CURSOR, token)])}"
+
+        return seal
+
+    async def everything(
+        self,
+        info: RequestInfo,
+        person_id: str,
+        query: Query | None = None,
+        offset: int = 0,
+        items: list[tuple[str, str]] | None = None,
+        path: str = "",
+    ) -> Reply:
+        query = query or _everything_query([], strict=False, default_count=50, max_count=500)
+        items = items or []
+        path = path or f"/Patient/{person_id}/$everything"
+        seal = self._sealer(info, path, items)
+        now = self.clock()
+
         def finish(
-            shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], _: Grounds
+            shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], grounds: Grounds
         ) -> Reply:
-            return Reply(200, searchset(shown, issues, self_link=self._self(info)))
+            patients = [(r, o) for r, o in shown if r.get("resourceType") == "Patient"]
+            pinned = []
+            if patients:
+                golden = self._golden(grounds, patients, now)
+                # Its demographics are the first node's record's: that node is its source.
+                golden = golden | {"meta": golden["meta"] | {"source": patients[0][1]}}
+                if matches(golden, query):
+                    pinned = [(golden, self.base_url or info.base)]
+            # The node Patients stay (each is a record of the person at its node), after
+            # the exchange's own, which every other resource now names as its subject.
+            rest = present(
+                shown, person_id, locals_by_origin(grounds), now, drop_node_patients=False
+            )
+            found = order([e for e in rest if matches(e[0], query)], query)
+            return Reply(
+                200,
+                paged(
+                    found,
+                    issues,
+                    query=query,
+                    base=self.base_url or info.base,
+                    path=path,
+                    offset=offset,
+                    seal=seal,
+                    pinned=pinned,
+                ),
+            )
 
         return await self._federated(
             info,
@@ -58,11 +153,33 @@ class ExchangeService(ConsentOperations):
             interaction="operation",
             action="$everything",
             requested_types=["Patient", *SEARCHABLE_TYPES],
-            plan=_whole_record,
+            plan=whole_record,
             finish=finish,
         )
 
-    async def search_type(self, info: RequestInfo, resource_type: str, person_id: str) -> Reply:
+    async def search_type(
+        self,
+        info: RequestInfo,
+        resource_type: str,
+        person_id: str,
+        query: Query | None = None,
+        offset: int = 0,
+        items: list[tuple[str, str]] | None = None,
+    ) -> Reply:
+        """One type of the person's records, searched after consent released them."""
+        items = items or [("patient", person_id)]
+        if query is None:
+            query = parse(
+                resource_type,
+                items,
+                default_count=self.settings.page_size_default,
+                max_count=self.settings.page_size_max,
+                strict=False,
+            )
+        path = f"/{resource_type}"
+        seal = self._sealer(info, path, items)
+        now = self.clock()
+
         def plan(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
             return [
                 NodeRequest(node, resource_type, {"patient": local}, patient=local)
@@ -70,10 +187,21 @@ class ExchangeService(ConsentOperations):
             ]
 
         def finish(
-            shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], _: Grounds
+            shown: list[tuple[dict[str, Any], str]], issues: list[dict[str, Any]], grounds: Grounds
         ) -> Reply:
-            matching = [(r, o) for r, o in shown if r.get("resourceType") == resource_type]
-            return Reply(200, searchset(matching, issues, self_link=self._self(info)))
+            typed = [(r, o) for r, o in shown if r.get("resourceType") == resource_type]
+            presented = present(typed, person_id, locals_by_origin(grounds), now)
+            found = order([e for e in presented if matches(e[0], query)], query)
+            bundle = paged(
+                found,
+                issues,
+                query=query,
+                base=self.base_url or info.base,
+                path=path,
+                offset=offset,
+                seal=seal,
+            )
+            return Reply(200, bundle)
 
         return await self._federated(
             info,
@@ -83,13 +211,21 @@ class ExchangeService(ConsentOperations):
             requested_types=[resource_type],
             plan=plan,
             finish=finish,
-            context_plan=_whole_record,
+            context_plan=whole_record,
         )
 
     async def read_patient(
-        self, info: RequestInfo, person_id: str, *, as_search: bool = False
+        self,
+        info: RequestInfo,
+        person_id: str,
+        *,
+        as_search: bool = False,
+        version: str | None = None,
     ) -> Reply:
-        """The person as one Patient, composed live from the nodes' records."""
+        """The person as one Patient, composed live from the nodes' records. Its
+        ``versionId`` is derived from what it says (it changes exactly when that does),
+        so only the current version can be read by ``_history/{vid}``: older ones were
+        never stored (the exchange composes the Patient, it does not keep it)."""
 
         def plan(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
             return [
@@ -104,16 +240,19 @@ class ExchangeService(ConsentOperations):
                 if as_search:
                     return Reply(200, searchset([], issues, self_link=self._self(info)))
                 return Reply(404, operation_outcome("not-found", "not found"))
-            golden = self._golden(grounds, patients)
+            golden = self._golden(grounds, patients, self.clock())
             if as_search:
                 entries = [(golden, self.base_url)]
                 return Reply(200, searchset(entries, issues, self_link=self._self(info)))
-            return Reply(200, golden)
+            if version is not None and golden["meta"]["versionId"] != version:
+                text = f"Patient/{person_id} has no version {version} (only the current one)"
+                return Reply(404, operation_outcome("not-found", text))
+            return Reply(200, golden, validators(golden))
 
         return await self._federated(
             info,
             person_id=person_id,
-            interaction="search-type" if as_search else "read",
+            interaction="search-type" if as_search else "read" if version is None else "vread",
             action="search Patient (identifier)" if as_search else "read Patient",
             requested_types=["Patient"],
             plan=plan,
@@ -121,15 +260,29 @@ class ExchangeService(ConsentOperations):
         )
 
     def _golden(
-        self, grounds: Grounds, patients: list[tuple[dict[str, Any], str]]
+        self, grounds: Grounds, patients: list[tuple[dict[str, Any], str]], now: datetime
     ) -> dict[str, Any]:
         """One Patient for the person: demographics from the first node's (released)
-        record, identifiers and links from all of them."""
+        record, identifiers and links from all of them.
+
+        Only the released node Patients (``patients``) contribute, never the index: the
+        NHS number is shown as a released record holds it (with its verification status
+        extension), and not at all when only a withheld record holds it, so the
+        exchange's Patient says nothing a withheld node Patient would have said."""
         first = patients[0][0]
         person = grounds.person
         identifiers: list[dict[str, Any]] = [{"system": PERSON_SYSTEM, "value": person.id}]
-        if person.nhs_number:
-            identifiers.append({"system": NHS_NUMBER_SYSTEM, "value": person.nhs_number})
+        held = [
+            i
+            for resource, _ in patients
+            for i in resource.get("identifier") or []
+            if isinstance(i, dict)
+            and i.get("system") == NHS_NUMBER_SYSTEM
+            and person.nhs_number
+            and i.get("value") == person.nhs_number
+        ]
+        if held:  # the one carrying its verification status extension, if any does
+            identifiers.append(dict(next((i for i in held if i.get("extension")), held[0])))
         links = []
         security: list[Any] = []
         for resource, origin in patients:
@@ -159,7 +312,12 @@ class ExchangeService(ConsentOperations):
         meta: dict[str, Any] = {"source": self.base_url or "urn:healthycity:exchange"}
         if security:
             meta["security"] = security
-        return {
+        # Last updated when the newest of its node records was, if they all say; else
+        # (a node that does not say) at this read.
+        stamps = [(r.get("meta") or {}).get("lastUpdated") for r, _ in patients]
+        if all(isinstance(stamp, str) and stamp for stamp in stamps):
+            meta["lastUpdated"] = max(str(stamp) for stamp in stamps)
+        composed = {
             "resourceType": "Patient",
             "id": person.id,
             "meta": meta,
@@ -167,6 +325,7 @@ class ExchangeService(ConsentOperations):
             **golden,
             "link": links,
         }
+        return with_version(composed, now)
 
     async def search_patient_by_nhs_number(self, info: RequestInfo, number: str) -> Reply:
         valid = validated(number)
@@ -201,91 +360,6 @@ class ExchangeService(ConsentOperations):
                 now=self.clock(),
             )
         return Reply(200, searchset([], [], self_link=self._self(info)))
-
-    async def search_patient_demographics(
-        self, info: RequestInfo, family: str, birth_date: date, given: str | None
-    ) -> Reply:
-        """A PDS-style trace on the index: scored matches, each released through consent
-        and audited against the person it discloses."""
-        principal = info.principal
-        now = self.clock()
-
-        def run() -> Reply:
-            with transaction(self.engine) as session:
-                found = identity.search_persons(
-                    session, family=family, birth_date=birth_date, given=given
-                )
-                entries: list[tuple[dict[str, Any], str]] = []
-                scores: dict[int, float] = {}
-                for person, score in found:
-                    grounds = self._grounds(session, principal, person.id, now)
-                    if grounds is None:
-                        continue
-                    decision = self._decisions(principal, ["Patient"], grounds)["Patient"]
-                    if not decision.allowed:
-                        continue
-                    summary = self._index_patient(person)
-                    released = release(
-                        self._session(principal, grounds, now),
-                        [Candidate(summary, self.base_url or "urn:healthycity:exchange")],
-                        self.classifier,
-                    )
-                    if not released.resources:
-                        continue
-                    scores[len(entries)] = score
-                    entries.append(released.resources[0])
-                    entry = self._entry(
-                        info,
-                        interaction="search-type",
-                        action="search Patient (demographics)",
-                        outcome="0",
-                        desc=f"match score {score:.2f}",
-                        person_id=person.id,
-                    )
-                    entry.returned = {"Patient": 1}
-                    audit.append(session, entry, now=now)
-                withheld = len(found) - len(entries)
-                if not entries:
-                    entry = self._entry(
-                        info,
-                        interaction="search-type",
-                        action="search Patient (demographics)",
-                        outcome="0",
-                        desc="no match shown",
-                    )
-                    entry.withheld = withheld
-                    audit.append(session, entry, now=now)
-            return Reply(200, searchset(entries, [], self_link=self._self(info), scores=scores))
-
-        return await to_thread.run_sync(run)
-
-    def _index_patient(self, person: Person) -> dict[str, Any]:
-        patient: dict[str, Any] = {
-            "resourceType": "Patient",
-            "id": person.id,
-            "meta": {"source": self.base_url or "urn:healthycity:exchange"},
-            "identifier": [{"system": PERSON_SYSTEM, "value": person.id}],
-        }
-        if person.nhs_number:
-            patient["identifier"].append({"system": NHS_NUMBER_SYSTEM, "value": person.nhs_number})
-        name: dict[str, Any] = {}
-        if person.family_name:
-            name["family"] = person.family_name
-        if person.given_name:
-            name["given"] = [person.given_name]
-        if name:
-            patient["name"] = [name]
-        if person.birth_date:
-            patient["birthDate"] = person.birth_date.isoformat()
-        if person.sex:
-            patient["gender"] = person.sex
-        if person.postcode and not person.restricted:
-            patient["address"] = [{"postalCode": person.postcode}]
-        if person.restricted:
-            patient["meta"]["security"] = [
-                {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}
-            ]
-        return patient
 
     async def binary(self, info: RequestInfo, token: str) -> Reply:
         principal = info.principal
@@ -454,13 +528,47 @@ class ExchangeService(ConsentOperations):
         return await to_thread.run_sync(run)
 
 
-def _whole_record(links: list[tuple[NodeTarget, str]]) -> list[NodeRequest]:
-    """Ask every node holding the person for their whole record there."""
-    return [
-        NodeRequest(node, f"Patient/{local}/$everything", {}, patient=local)
-        for node, local in links
-    ]
-
-
 def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _everything_query(
+    items: list[tuple[str, str]], *, strict: bool, default_count: int, max_count: int
+) -> Query:
+    """``$everything``'s parameters: ``_count`` as any search's; ``start``/``end`` on the
+    records' clinical time (records without one are kept: their time is unknown, not
+    outside the range); ``_type`` a comma list of types; ``_since`` on lastUpdated."""
+    controls = [(k, v) for k, v in items if k in ("_count", "_format", "_pretty")]
+    query = parse(
+        "Patient", controls, strict=strict, default_count=default_count, max_count=max_count
+    )
+    for name, value in items:
+        if name in ("_count", "_format", "_pretty", CURSOR):
+            continue
+        if name not in EVERYTHING_PARAMS:
+            text = f"parameter {name} is not supported on $everything"
+            if strict:
+                raise SearchError(f"{text} (Prefer: handling=strict)")
+            query.not_applied.append(f"{text}; it was not applied")
+            continue
+        if name == "_type":
+            types = tuple(t for t in value.split(",") if t)
+            unknown = [t for t in types if t not in ("Patient", *SEARCHABLE_TYPES)]
+            if unknown or not types:
+                raise SearchError(f"_type names types this exchange does not hold: {unknown}")
+            query.types = types
+        else:
+            prefix = {"start": "ge", "end": "le", "_since": "ge"}[name]
+            param = COMMON_PARAMS["_lastUpdated"] if name == "_since" else DATE
+            parse(
+                "Patient",
+                [(param.name, f"{prefix}{value}")],
+                strict=True,
+                default_count=default_count,
+                max_count=max_count,
+            )  # validates the date
+            query.filters.append(
+                Filter(param, (f"{prefix}{value}",), keep_undated=name != "_since")
+            )
+        query.applied.append((name, value))
+    return query

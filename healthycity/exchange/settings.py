@@ -121,6 +121,28 @@ class ExchangeSettings(BaseSettings):
         default=300, ge=10, le=3600, description="how long a Binary document link works"
     )
 
+    page_link_secret: SecretStr | None = Field(
+        None,
+        description="key for the search paging cursors (HMAC-signed, encrypted); 32+ bytes; "
+        "unset: derived from binary_link_secret (random per process in development)",
+    )
+    page_link_seconds: int = Field(
+        default=900, ge=30, le=24 * 3600, description="how long a next/previous link works"
+    )
+    page_size_default: int = Field(
+        default=50, ge=1, le=1000, description="entries per page when `_count` is not given"
+    )
+    page_size_max: int = Field(
+        default=500, ge=1, le=5000, description="most entries one page may hold"
+    )
+    patient_search_max_matches: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="a Patient search matching more people than this is refused as too "
+        "broad (400), as PDS answers 'too many matches'",
+    )
+
     validation_cache_size: int = Field(
         default=200_000, ge=0, description="resource versions whose validation verdict is kept"
     )
@@ -212,6 +234,14 @@ class ExchangeSettings(BaseSettings):
         elif len(secret.encode()) < MIN_SECRET_BYTES or secret.lower() in _KNOWN_WEAK_SECRETS:
             problems.append(
                 f"HEALTHYCITY_EXCHANGE_BINARY_LINK_SECRET is weak (needs {MIN_SECRET_BYTES}+ "
+                "random bytes)"
+            )
+        paging = self.page_link_secret.get_secret_value() if self.page_link_secret else ""
+        if paging and (
+            len(paging.encode()) < MIN_SECRET_BYTES or paging.lower() in _KNOWN_WEAK_SECRETS
+        ):
+            problems.append(
+                f"HEALTHYCITY_EXCHANGE_PAGE_LINK_SECRET is weak (needs {MIN_SECRET_BYTES}+ "
                 "random bytes)"
             )
         return problems

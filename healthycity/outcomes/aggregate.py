@@ -22,12 +22,19 @@ region's row, this module does the same:
   is checked against it: a difference is reported (``Check``), never silently
   replaced.
 
-Directly standardised rates are not rolled up here: that needs age-specific counts and
-populations, which a Fingertips file does not carry (see ``docs/statistics.md``).
+Directly standardised rates are rolled up only when the data carry age-specific counts
+and populations: for every borough with a figure, rows for each of the 19 ESP2013 age
+bands ("0-4 yrs" … "90+ yrs") of the same sex, category and period, each with its count
+and denominator. The counts and populations are summed band by band over the boroughs
+and the DSR and its Dobson limits computed from the sums with the ESP2013 weights
+(:func:`summed_dsr`, :mod:`.stats.dsr`; PHE, "Technical Guidance: Directly standardised
+rates"). A Fingertips download rarely carries those rows, and then the page says why
+there is no figure (``queries.missing_reason``).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
     from healthycity.outcomes.ingest.problems import ImportResult
 
 LEVELS = (0.95, 0.998)
+ESP_BANDS = 19  # the ESP2013 five-year bands, 0-4 to 90+ (``stats.esp2013``)
 ROLLED_UP = (m.PROPORTION, m.CRUDE_RATE)
 SOURCE = "computed"
 # A published parent row and the roll-up agree when within this relative difference
@@ -61,6 +69,8 @@ class Summed:
     count: float
     denominator: float
     method: str
+    # What was summed, for the value note.
+    summed: str = "counts and denominators summed"
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,62 @@ def summed(
     )
 
 
+_BAND = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)|\+)")
+
+
+def esp_band(age: str) -> int | None:
+    """The ESP2013 band (0 for 0-4 … 18 for 90+) an age label names exactly, else None:
+    "5-9 yrs" is band 1, "90+ yrs" band 18; "0-15 yrs" and "18+ yrs" are no band."""
+    from healthycity.outcomes.stats.esp2013 import ESP2013_START_AGES
+
+    found = _BAND.match(age)
+    if found is None:
+        return None
+    start = int(found.group(1))
+    if start not in ESP2013_START_AGES:
+        return None
+    end = found.group(2)
+    if start == ESP2013_START_AGES[-1]:
+        return len(ESP2013_START_AGES) - 1 if end is None else None
+    if end is None or int(end) != start + 4:
+        return None
+    return ESP2013_START_AGES.index(start)
+
+
+def summed_dsr(
+    parts: Sequence[dict[int, tuple[float, float]]], *, multiplier: float | None = None
+) -> Summed:
+    """The DSR of a whole from its parts' age-specific counts and populations (pure):
+    each part maps an ESP2013 band (``esp_band``) to (count, population); every band
+    must be present in every part. Counts and populations are summed band by band, then
+    the DSR with Dobson limits is computed from the sums with the ESP2013 weights."""
+    from healthycity.outcomes.stats.dsr import dsr
+    from healthycity.outcomes.stats.esp2013 import ESP2013_WEIGHTS
+
+    bands = range(len(ESP2013_WEIGHTS))
+    missing = [b for b in bands for part in parts if b not in part]
+    if not parts or missing:
+        raise ValueError("every part needs a count and population for all 19 ESP2013 bands")
+    counts = np.array([sum(part[b][0] for part in parts) for b in bands], dtype=np.float64)
+    people = np.array([sum(part[b][1] for part in parts) for b in bands], dtype=np.float64)
+    estimate = dsr(
+        counts,
+        people,
+        standard_population=np.asarray(ESP2013_WEIGHTS, dtype=np.float64),
+        confidence=LEVELS,
+        multiplier=multiplier or 100_000.0,
+    )
+    return Summed(
+        value=float(estimate.value[0]),
+        lower={lv: float(estimate.lower[lv][0]) for lv in LEVELS},
+        upper={lv: float(estimate.upper[lv][0]) for lv in LEVELS},
+        count=float(counts.sum()),
+        denominator=float(people.sum()),
+        method=estimate.method,
+        summed="age-specific counts and populations summed band by band (ESP2013 weights)",
+    )
+
+
 @dataclass
 class _Cell:
     parent: m.Observation | None = None
@@ -162,10 +228,21 @@ def roll_up(
                     cells[(*key, parent)].parent = obs
                 elif obs.area_code in member_codes[parent]:
                     cells[(*key, parent)].members[obs.area_code] = obs
+        banded = _bands(cells) if indicator.value_type == m.DSR else {}
         for (sex, age, ctype, cat, period, parent), cell in sorted(cells.items()):
+            if banded and esp_band(age) is not None:
+                continue  # an age band of a DSR: the parts of the headline figure
             label = ", ".join(x for x in (sex, age, cat) if x)
             check = _one(
-                indicator, parent, period, label, cell, len(members[parent]), minimum, names
+                indicator,
+                parent,
+                period,
+                label,
+                cell,
+                len(members[parent]),
+                minimum,
+                names,
+                banded.get((sex, ctype, cat, period, parent)),
             )
             if check is None:
                 continue
@@ -196,6 +273,27 @@ def roll_up(
     return checks
 
 
+def _bands(
+    cells: dict[tuple[str, str, str, str, str, str], _Cell],
+) -> dict[tuple[str, str, str, str, str], dict[str, dict[int, tuple[float, float]]]]:
+    """Each borough's age-specific (count, population) by ESP2013 band, for every sex,
+    category, period and parent: the parts a DSR is rolled up from."""
+    found: dict[tuple[str, str, str, str, str], dict[str, dict[int, tuple[float, float]]]] = (
+        defaultdict(lambda: defaultdict(dict))
+    )
+    for (sex, age, ctype, cat, period, parent), cell in cells.items():
+        band = esp_band(age)
+        if band is None:
+            continue
+        for code, obs in cell.members.items():
+            if obs.count is not None and obs.denominator is not None and obs.denominator > 0:
+                found[(sex, ctype, cat, period, parent)][code][band] = (
+                    float(obs.count),
+                    float(obs.denominator),
+                )
+    return found
+
+
 def _is_computed(obs: m.Observation) -> bool:
     return bool(obs.value_note and obs.value_note.startswith(COMPUTED_NOTE))
 
@@ -209,6 +307,7 @@ def _one(
     size: int,
     minimum: int | None,
     names: dict[str, str],
+    bands: dict[str, dict[int, tuple[float, float]]] | None = None,
 ) -> tuple[Check, dict[str, object] | None] | None:
     published = cell.parent if cell.parent is not None and not _is_computed(cell.parent) else None
     with_data = {c: o for c, o in cell.members.items() if o.value is not None}
@@ -221,6 +320,8 @@ def _one(
         if o.count is not None and o.denominator is not None and o.denominator > 0
     }
     check = _checker(indicator.id, parent, period, label)
+    if indicator.value_type == m.DSR and bands:
+        return _one_dsr(indicator, cell, with_data, bands, size, covered, names, check)
     if indicator.value_type not in ROLLED_UP:
         if published is not None:
             return None
@@ -241,6 +342,49 @@ def _one(
         value_type=indicator.value_type,
         multiplier=indicator.multiplier,
     )
+    return _finish(check, cell, with_data, usable, size, covered, names, published, total)
+
+
+def _one_dsr(
+    indicator: m.Indicator,
+    cell: _Cell,
+    with_data: dict[str, m.Observation],
+    bands: dict[str, dict[int, tuple[float, float]]],
+    size: int,
+    covered: set[str],
+    names: dict[str, str],
+    check: Callable[..., Check],
+) -> tuple[Check, dict[str, object] | None]:
+    """A DSR from the boroughs' age-specific counts and populations (every borough with
+    a figure needs all 19 ESP2013 bands)."""
+    published = cell.parent if cell.parent is not None and not _is_computed(cell.parent) else None
+    full = {c: o for c, o in with_data.items() if len(bands.get(c, {})) == ESP_BANDS}
+    if len(full) < len(with_data):
+        if published is not None:
+            return check("published kept", "the boroughs' age bands cannot check it"), None
+        return check(
+            "not computed",
+            f"{len(with_data) - len(full)} of the {len(with_data)} boroughs with data have "
+            "no count and population for every ESP2013 age band",
+        ), None
+    total = summed_dsr([bands[c] for c in full], multiplier=indicator.multiplier)
+    if total.value != total.value:  # NaN: Dobson's method needs 10 events or more
+        return check("not computed", "fewer than 10 events in all: no DSR is published"), None
+    return _finish(check, cell, with_data, full, size, covered, names, published, total)
+
+
+def _finish(
+    check: Callable[..., Check],
+    cell: _Cell,
+    with_data: dict[str, m.Observation],
+    usable: dict[str, m.Observation],
+    size: int,
+    covered: set[str],
+    names: dict[str, str],
+    published: m.Observation | None,
+    total: Summed,
+) -> tuple[Check, dict[str, object] | None]:
+    """Check a roll-up against the publisher's row, or make the computed row."""
     share = len(usable) + len(covered - set(usable))
     how = f"{len(usable)} of {size} boroughs"
     if covered:
@@ -260,7 +404,7 @@ def _one(
             f"the published row {published.value:.6g} (difference {difference:+.3g})"
         )
         return check("published kept", detail, None if agrees else difference), None
-    note = f"{COMPUTED_NOTE} ({how}): counts and denominators summed; {total.method}"
+    note = f"{COMPUTED_NOTE} ({how}): {total.summed}; {total.method}"
     values: dict[str, object] = {
         "time_period_sortable": next(iter(with_data.values())).time_period_sortable,
         "value": total.value,

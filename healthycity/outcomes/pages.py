@@ -78,28 +78,38 @@ def _chart_response(charts: list[d.Chart], chart: str, filename: str, suffix: st
     return _csv(found.table, f"{filename}-{chart}")
 
 
-def illustrative_flag(app: Any) -> Any:
-    """A zero-argument callable for the banner: is any shown figure illustrative?
+def illustrative_flag(app: Any) -> tuple[Any, Any]:
+    """Two zero-argument callables for the banner: is any shown figure illustrative, and
+    how many indicators show published figures ("3 of 40 indicators show published
+    figures", ``queries.DataStatus.real_text``).
 
     Checked against the data version on every call (one small query) and remembered
-    per version, so the banner appears the moment demo data are loaded and goes the
-    moment real data replace them.
+    per version, so the banner appears the moment demo data are loaded, goes the
+    moment real data replace them, and counts the real indicators after every load.
     """
-    remembered: dict[str, bool] = {}
+    remembered: dict[str, q.DataStatus] = {}
 
-    def illustrative() -> bool:
+    def status() -> q.DataStatus | None:
         sessions: sessionmaker[Session] = app.state.sessions
         try:
             with sessions() as session:
                 version = d.data_version(session)
                 if version not in remembered:
                     remembered.clear()
-                    remembered[version] = q.data_status(session).illustrative
+                    remembered[version] = q.data_status(session)
                 return remembered[version]
         except Exception:  # noqa: BLE001 - the banner must never break a page
-            return False
+            return None
 
-    return illustrative
+    def illustrative() -> bool:
+        found = status()
+        return bool(found and found.illustrative)
+
+    def real_text() -> str:
+        found = status()
+        return found.real_text if found is not None and found.indicators else ""
+
+    return illustrative, real_text
 
 
 # --------------------------------------------------------------------------- home
@@ -125,6 +135,7 @@ def _home_json(data: d.HomeData) -> dict[str, Any]:
         "goal": data.goal,
         "last_updated": data.last_updated.isoformat() if data.last_updated else None,
         "illustrative": data.illustrative,
+        "real_data": data.real_text or None,
         "summaries": data.table.records(),
     }
 
@@ -385,6 +396,23 @@ def _indicator_json(data: d.IndicatorPage) -> dict[str, Any]:
         "period": data.period,
         "headline": data.headline,
         "recent_trend": data.trend_text,
+        "recent_trend_method": data.trend_method,
+        "data": data.data_kind,
+        "city_missing": data.city_missing or None,
+        "funnel_note": data.funnel_note or None,
+        "disagreements": [
+            {
+                "area_code": x.area_code,
+                "area": x.area_name,
+                "period": x.period,
+                "sex": x.breakdown.sex,
+                "age": x.breakdown.age,
+                "ours": x.ours,
+                "published": x.published,
+                "benchmark": x.benchmark_code,
+            }
+            for x in data.disagreements
+        ],
         "targets": [
             {"statement": t.statement, "status": t.status, "method": t.method} for t in data.targets
         ],
@@ -532,7 +560,7 @@ def register(app: FastAPI) -> None:
     """
     from healthycity.outcomes.api import register as register_api
 
-    app.state.illustrative = illustrative_flag(app)
+    app.state.illustrative, app.state.data_note = illustrative_flag(app)
     page_cache(app)
     app.include_router(router)
     register_api(app)

@@ -44,6 +44,11 @@ from healthycity.packs.schema import (
     Vision,
 )
 from healthycity.packs.schema.common import FileIssue, FileModel
+from healthycity.packs.schema.global_cities import (
+    GLOBAL_CITIES_FILE,
+    CityFigure,
+    read_global_cities,
+)
 from healthycity.packs.schema.local_authorities import (
     LOCAL_AUTHORITIES_FILE,
     LOCAL_AUTHORITY_COLUMNS,
@@ -197,6 +202,12 @@ def _check_folder(path: Path | str) -> tuple[Pack | None, list[Problem]]:
         problems += found
     local_authorities, la_lines, found = _read_local_authorities(folder)
     problems += found
+    global_cities: tuple[CityFigure, ...] | None = ()
+    if (folder / GLOBAL_CITIES_FILE).exists():  # optional: comparisons with other cities
+        text, found = _read_text(folder, GLOBAL_CITIES_FILE)
+        if text is not None:
+            global_cities, found = read_global_cities(text)
+        problems += found
 
     def typed(file: str, model: type[_M]) -> _M | None:
         value = parsed.get(file)
@@ -237,6 +248,7 @@ def _check_folder(path: Path | str) -> tuple[Pack | None, list[Problem]]:
             "devolution": parsed["devolution.yaml"],
             "assurance": parsed["assurance.yaml"],
             "indicators": parsed["indicators.yaml"],
+            "global_cities": global_cities or (),
         },
         context=_COLLECT,
     )

@@ -8,7 +8,15 @@ column and reason; a rule broken while applying (a variance over 5% left unexpla
 stops at that row. Either way the caller rolls back and nothing is written.
 
 Columns are the fields of the matching input model (documented in docs/workspace.md);
-the first row holds the column names, so row 2 is the first record.
+the first row holds the column names, so row 2 is the first record. A row that names
+an existing programme or pledge changes only the columns the file has: the others keep
+their values (a file of ``slug,name`` renames programmes and touches nothing else).
+
+Permission is the policy's, row by row and field by field: the right to edit a record
+does not include its protected fields (``core.auth.PROTECTED_FIELDS``: a programme's
+number, SRO and whole-life budget), so a programme lead's file that changes one of them
+is refused at that row and column, and the refusal is audited by the caller's unit of
+work.
 """
 
 from __future__ import annotations
@@ -72,6 +80,10 @@ class ImportKind:
     owner: Callable[[Any], str | None] = lambda _data: None
     references: Callable[[Session, Any], dict[str, str]] = lambda _session, _data: {}
     columns: tuple[str, ...] = field(default=())
+    # The record a row names, found from its raw values, and its current values as
+    # input: a row for an existing record is laid over them (only its columns change).
+    existing: Callable[[Session, dict[str, str]], Any | None] = lambda _session, _values: None
+    current: Callable[[Any], dict[str, Any]] = lambda _row: {}
 
     @property
     def allowed_columns(self) -> tuple[str, ...]:
@@ -125,6 +137,25 @@ def _apply_progress(session: Session, data: schemas.ProgressIn) -> bool:
     return False
 
 
+def _existing_programme(session: Session, values: dict[str, str]) -> Programme | None:
+    slug = values.get("slug")
+    return session.get(Programme, slug) if slug else None
+
+
+def _existing_pledge(session: Session, values: dict[str, str]) -> Pledge | None:
+    area, number = values.get("area_slug"), values.get("number", "")
+    if not area or not number.isdigit() or int(number) == 0:
+        return None
+    return session.scalars(
+        select(Pledge).where(Pledge.area_slug == area, Pledge.number == int(number))
+    ).first()
+
+
+def _pledge_current(row: Pledge) -> dict[str, Any]:
+    current = service.fields_input(row, service.PLEDGE_FIELDS)
+    return {k: getattr(v, "value", v) for k, v in current.items()}
+
+
 def _programme_exists(session: Session, data: Any) -> dict[str, str]:
     slug = data.programme_slug
     if slug and session.get(Programme, slug) is None:
@@ -140,7 +171,13 @@ def _area_exists(session: Session, data: Any) -> dict[str, str]:
 
 KINDS: dict[str, ImportKind] = {
     "programmes": ImportKind(
-        "programmes", auth.PROGRAMME, schemas.ProgrammeIn, _apply_programme, lambda d: d.slug
+        "programmes",
+        auth.PROGRAMME,
+        schemas.ProgrammeIn,
+        _apply_programme,
+        lambda d: d.slug,
+        existing=_existing_programme,
+        current=service.programme_input,
     ),
     "spend": ImportKind(
         "spend",
@@ -151,7 +188,13 @@ KINDS: dict[str, ImportKind] = {
         _programme_exists,
     ),
     "pledges": ImportKind(
-        "pledges", auth.PLEDGE, schemas.PledgeIn, _apply_pledge, references=_area_exists
+        "pledges",
+        auth.PLEDGE,
+        schemas.PledgeIn,
+        _apply_pledge,
+        references=_area_exists,
+        existing=_existing_pledge,
+        current=_pledge_current,
     ),
     "progress": ImportKind(
         "progress",
@@ -261,11 +304,14 @@ def import_file(
         for column in header
         if column and column not in allowed
     ]
-    parsed: list[tuple[int, Any]] = []
+    parsed: list[tuple[int, Any, dict[str, Any] | None]] = []
     for number, values in records:
         data = {k: (v if v != "" else None) for k, v in values.items() if k in allowed}
+        found = kind.existing(session, values)
+        before = kind.current(found) if found is not None else None
         try:
-            parsed.append((number, kind.schema.model_validate(data)))
+            merged = (before or {}) | data
+            parsed.append((number, kind.schema.model_validate(merged), before))
         except ValidationError as exc:
             for error in exc.errors():
                 message = str(error["msg"]).removeprefix("Value error, ")
@@ -275,22 +321,27 @@ def import_file(
     if errors:
         raise ImportRefused(errors)
     # Every row's permission and references are checked before anything is written.
-    for number, data in parsed:
-        try:
-            if authorize is not None:
-                action = auth.CREATE
-                existing = session.get(Programme, data.slug) if kind.name == "programmes" else None
-                if existing is not None:
-                    action = auth.EDIT
-                authorize(action, kind.record_type, kind.owner(data))
-        except auth.Forbidden as exc:
-            errors.append(RowError(filename, number, "", str(exc)))
+    for number, data, before in parsed:
+        if authorize is not None:
+            action = auth.CREATE if before is None else auth.EDIT
+            owner = kind.owner(data)
+            try:
+                authorize(action, kind.record_type, owner)
+            except auth.Forbidden as exc:
+                errors.append(RowError(filename, number, "", str(exc)))
+            else:
+                changed = auth.protected_changes(kind.record_type, before, data.model_dump())
+                for name in changed:
+                    try:
+                        authorize(action, auth.field_object(kind.record_type, name), owner)
+                    except auth.Forbidden as exc:
+                        errors.append(RowError(filename, number, name, str(exc)))
         for column, message in kind.references(session, data).items():
             errors.append(RowError(filename, number, column, message))
     if errors:
         raise ImportRefused(errors)
     result = ImportResult(kind=kind.name, rows=len(parsed))
-    for number, data in parsed:
+    for number, data, _before in parsed:
         try:
             created = kind.apply(session, data)
         except Invalid as exc:

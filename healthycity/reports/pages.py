@@ -29,7 +29,7 @@ from healthycity.core.web.workspace import (
 )
 from healthycity.portfolio import exporting, importing
 from healthycity.portfolio.models import BudgetBaseline, ProgressUpdate
-from healthycity.reports import progress
+from healthycity.reports import progress, review
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -56,6 +56,7 @@ def _reports_page(
         periods = sorted(set(session.scalars(select(ProgressUpdate.period))), reverse=True)
         year = default_year(session)
         years = _report_years(session, periods)
+        review_years = sorted(review.review_years(session), reverse=True)
     error_items = [{"text": str(e), "href": "#f-file"} for e in (errors or [])][:50]
     return ws_render(
         request,
@@ -66,6 +67,7 @@ def _reports_page(
         periods=periods,
         year=year,
         years=years,
+        review_years=review_years,
         months=MONTHS,
         kinds=list(importing.KINDS),
         import_errors=errors or [],

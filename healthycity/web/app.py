@@ -19,7 +19,7 @@ from healthycity.core.db import make_engine, session_factory
 from healthycity.core.registry import modules, navigation, resolve
 from healthycity.core.settings import Settings, get_settings
 from healthycity.core.web.rendering import render
-from healthycity.core.web.security import SecurityHeaders
+from healthycity.core.web.security import HeadAsGet, SecurityHeaders
 from healthycity.web.response_cache import install as install_response_cache
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the security headers, so a page served again gets this request's headers.
     install_response_cache(app, settings)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)  # outermost: HEAD runs as GET through everything
 
     from healthycity.web.pages import router as shell_router
 

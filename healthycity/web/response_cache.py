@@ -29,6 +29,7 @@ from healthycity.core.web.page_cache import WARM_KEY, CacheConfig, ResponseCache
 from healthycity.core.web.page_store import Store
 
 WARM_PREFIXES = ("/aspirations/", "/commitments/", "/indicators/")
+WARM_LISTS = ("/indicators", "/areas")  # the index pages the header links to
 
 
 def cache_folder(settings: Settings) -> Path | None:
@@ -73,12 +74,13 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 def warm_paths(app: FastAPI) -> list[str]:
-    """Home, then each aspiration, commitment and indicator's default view."""
+    """Home, the indicator and area lists, then each aspiration, commitment and
+    indicator's default view."""
     from healthycity.core.registry import hooks
 
     with app.state.sessions() as session:
         every = [p for _m, paths_of in hooks("site_paths") for p in paths_of(session)]
-    return ["/", *(p for p in every if p.startswith(WARM_PREFIXES))]
+    return ["/", *WARM_LISTS, *(p for p in every if p.startswith(WARM_PREFIXES))]
 
 
 class Warmer:

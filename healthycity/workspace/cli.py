@@ -1,5 +1,5 @@
-"""``healthycity users``: add people, list them, issue API tokens, switch accounts off,
-unlock sign-in and reset passwords.
+"""``healthycity users``: add people, list them, issue, list and revoke API tokens,
+switch accounts off, unlock sign-in and reset passwords.
 
 The command line is the operator's: it needs no sign-in, and its changes are recorded
 in the audit trail as made from the command line by the operating-system user.
@@ -16,6 +16,11 @@ from healthycity.core.cli_context import context, fail
 app = typer.Typer(
     help="Workspace accounts: add, list, tokens, unlock, password resets.", no_args_is_help=True
 )
+tokens_app = typer.Typer(
+    help="API tokens: list an account's tokens, revoke them (each revocation is audited).",
+    no_args_is_help=True,
+)
+app.add_typer(tokens_app, name="tokens")
 
 
 def _actor() -> object:
@@ -105,8 +110,15 @@ def edit(
     name: str | None = typer.Option(None, "--name", help="A new name shown in the workspace."),
 ) -> None:
     """Change an account's role, the programmes it leads, or its name (audited)."""
+    from healthycity.core.account_admin import refuse_losing_last_admin
     from healthycity.core.audit import acting_as
-    from healthycity.core.auth import PROGRAMME, ROLES, find_account, set_programmes
+    from healthycity.core.auth import (
+        PROGRAMME,
+        ROLES,
+        AccountError,
+        find_account,
+        set_programmes,
+    )
     from healthycity.core.db import transaction
     from healthycity.portfolio.models import Programme
 
@@ -125,6 +137,10 @@ def edit(
         unknown = [slug for slug in programmes if session.get(Programme, slug) is None]
         if unknown:
             fail(f"there is no programme {', '.join(unknown)}")
+        try:
+            refuse_losing_last_admin(session, account, role=new_role)
+        except AccountError as exc:
+            fail(str(exc))
         account.role = new_role
         if name:
             account.display_name = name.strip()[:200]
@@ -166,29 +182,87 @@ def token(
     name: str = typer.Option("api", "--name", help="What the token is for."),
     days: int = typer.Option(90, "--days", min=1, max=3650, help="Days until it expires."),
 ) -> None:
-    """Issue an API bearer token; it is shown once and only its digest is kept."""
-    from healthycity.core.auth import find_account, issue_token
-    from healthycity.core.db import transaction
-
-    with transaction(context(ctx).engine()) as session:
-        account = find_account(session, email)
-        if account is None:
-            fail(f"no account for {email}")
-        secret = issue_token(session, account, name, days)
-    typer.echo(secret)
-
-
-@app.command("disable")
-def disable(ctx: typer.Context, email: str = typer.Argument(...)) -> None:
-    """Switch an account off: it can no longer sign in or use its tokens."""
+    """Issue an API bearer token; it is shown once and only its digest is kept (audited)."""
     from healthycity.core.audit import acting_as
-    from healthycity.core.auth import find_account
+    from healthycity.core.auth import find_account, issue_token
     from healthycity.core.db import transaction
 
     with transaction(context(ctx).engine()) as session, acting_as(session, _actor()):  # type: ignore[arg-type]
         account = find_account(session, email)
         if account is None:
             fail(f"no account for {email}")
+        if not account.active:
+            fail(f"{account.email} is switched off; switch it on first")
+        secret = issue_token(session, account, name, days)
+    typer.echo(secret)
+
+
+@tokens_app.command("list")
+def tokens_list(ctx: typer.Context, email: str = typer.Argument(..., help="Whose tokens.")) -> None:
+    """List an account's API tokens: id, name, issued, expires (never the token itself)."""
+    from healthycity.core.account_admin import tokens_of
+    from healthycity.core.auth import find_account, token_label
+    from healthycity.core.db import transaction
+
+    with transaction(context(ctx).engine()) as session:
+        account = find_account(session, email)
+        if account is None:
+            fail(f"no account for {email}")
+        for row in tokens_of(session, account):
+            expires = f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "never"
+            typer.echo(f"{token_label(row)}\t{row.name}\t{row.created_at:%Y-%m-%d}\t{expires}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="Whose token."),
+    token_id: str | None = typer.Option(
+        None, "--id", help="The token's id as `users tokens list` shows it (6+ characters)."
+    ),
+    name: str | None = typer.Option(None, "--name", help="Revoke the tokens with this name."),
+    every: bool = typer.Option(False, "--all", help="Revoke every token of the account."),
+) -> None:
+    """Revoke API tokens at once: they stop working on the next request (audited)."""
+    from healthycity.core.account_admin import revoke_tokens
+    from healthycity.core.audit import acting_as
+    from healthycity.core.auth import AccountError, find_account
+    from healthycity.core.db import transaction
+
+    if sum((token_id is not None, name is not None, every)) != 1:
+        fail("say which tokens to revoke: exactly one of --id, --name or --all")
+    try:
+        with transaction(context(ctx).engine()) as session, acting_as(session, _actor()):  # type: ignore[arg-type]
+            account = find_account(session, email)
+            if account is None:
+                fail(f"no account for {email}")
+            revoked = revoke_tokens(session, account, name=name, label=token_id, every=every)
+    except AccountError as exc:
+        fail(str(exc))
+    if not revoked:
+        fail(f"no such token for {email}; `healthycity users tokens list {email}` lists them")
+    typer.echo(f"revoked {len(revoked)} token(s): {', '.join(revoked)}")
+
+
+@app.command("disable")
+def disable(ctx: typer.Context, email: str = typer.Argument(...)) -> None:
+    """Switch an account off: it can no longer sign in or use its tokens.
+
+    The last active administrator cannot be switched off (nobody could manage accounts).
+    """
+    from healthycity.core.account_admin import refuse_losing_last_admin
+    from healthycity.core.audit import acting_as
+    from healthycity.core.auth import AccountError, find_account
+    from healthycity.core.db import transaction
+
+    with transaction(context(ctx).engine()) as session, acting_as(session, _actor()):  # type: ignore[arg-type]
+        account = find_account(session, email)
+        if account is None:
+            fail(f"no account for {email}")
+        try:
+            refuse_losing_last_admin(session, account, active=False)
+        except AccountError as exc:
+            fail(str(exc))
         account.active = False
     typer.echo(f"switched off {email}")
 

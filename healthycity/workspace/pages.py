@@ -393,7 +393,11 @@ async def add_account(request: Request) -> Response:
                 programmes=tuple(data.programmes),
             )
     except (ValidationError, Invalid, auth.AccountError) as exc:
-        errors = {"email": str(exc)} if isinstance(exc, auth.AccountError) else errors_from(exc)
+        errors = (
+            {exc.field or "email": str(exc)[:1].upper() + str(exc)[1:]}
+            if isinstance(exc, auth.AccountError)
+            else errors_from(exc)
+        )
         with read_session(request) as session:
             listing = _listing(session)
         fields = [
@@ -436,12 +440,12 @@ _NEW_PASSWORD_FIELDS = (
 )
 
 
-def _new_password_errors(password: str, confirm: str) -> dict[str, str]:
-    """The account password policy, in the words the form shows."""
+def _new_password_errors(password: str, confirm: str, email: str) -> dict[str, str]:
+    """The account password policy (core.passwords), in the words the form shows."""
     if not password:
         return {"password": "Enter a new password"}  # noqa: S105 - a message
     try:
-        auth.check_password_policy(password)
+        auth.check_password_policy(password, email)
     except auth.AccountError as exc:
         message = str(exc).replace("the password", "Your new password", 1)
         return {"password": message}
@@ -520,7 +524,7 @@ def reset_password(
         csrf.verify_anonymous(secret, request.cookies.get(csrf.ANON_COOKIE), csrf_token)
     except csrf.CsrfError as exc:
         return _reset_page(request, token, email=email, errors={"": str(exc)}, status=403)
-    errors = _new_password_errors(password, confirm)
+    errors = _new_password_errors(password, confirm, email)
     if errors:
         return _reset_page(request, token, email=email, errors=errors, status=FORM_ERROR_STATUS)
     actor = Actor(f"password reset link ({email})")
@@ -596,7 +600,7 @@ async def change_password(request: Request) -> Response:
     if not has_password:
         return _change_page(request, principal, has_password=False, status=409)
     errors = {} if current else {"current": "Enter your current password"}
-    errors |= _new_password_errors(password, confirm)
+    errors |= _new_password_errors(password, confirm, principal.email)
     if errors:
         return _change_page(
             request, principal, has_password=True, errors=errors, status=FORM_ERROR_STATUS

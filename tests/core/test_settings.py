@@ -33,12 +33,16 @@ def test_unknown_database_scheme_is_refused() -> None:
         load_settings(database_url="mysql://root@localhost/x")
 
 
-@pytest.mark.parametrize("secret", ["", "changeme", "short-secret"])
+@pytest.mark.parametrize(
+    "secret", ["", "changeme", "short-secret", "a" * 32, "x" * 48, "abab" * 10, "0123456789" * 4]
+)
 def test_weak_secret_refused_in_production(secret: str) -> None:
     with pytest.raises(SettingsError, match="HEALTHYCITY_SECRET_KEY"):
         load_settings(environment="production", secret_key=secret or None)
 
 
 def test_strong_secret_accepted_in_production() -> None:
-    settings = load_settings(environment="production", secret_key="x" * 48)
+    settings = load_settings(
+        environment="production", secret_key="9f3Kq-7xWb2Lm8Rt4Yz6Nc1Hd5Jp0Vs-eA"
+    )
     assert settings.environment == "production"

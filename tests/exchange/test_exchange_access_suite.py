@@ -431,6 +431,30 @@ def person_withholds(attempt: Attempt) -> bool:
     )
 
 
+def node_patients(person: Person) -> set[str]:
+    """The ids of the person's Patient records at the two nodes."""
+    return {f"a{person.index}-p", f"b{person.index}-p"}
+
+
+def oracle_records(attempt: Attempt) -> set[str]:
+    """Every record id of the person the oracle lets this requester see."""
+    return expected(attempt.requester, attempt.person, "$everything")[1]
+
+
+def exchange_patient_leaks(patient: dict[str, Any], released: set[str]) -> list[str]:
+    """What the exchange's Patient says about node Patients that were not released:
+    each node record it is composed of appears as an identifier (``{node}/Patient``)
+    and a link, so naming a withheld one would say that record exists (and that its
+    node holds the person)."""
+    named = {
+        str(i.get("value"))
+        for i in patient.get("identifier") or []
+        if str(i.get("system", "")).endswith("/Patient")
+    } | {str(link["other"]["reference"]).rsplit("/", 1)[-1] for link in patient.get("link") or []}
+    hidden = named - released
+    return [f"the exchange's Patient names withheld {sorted(hidden)}"] if hidden else []
+
+
 def judge(attempt: Attempt, person_id: str, response: Answer) -> tuple[str | None, str | None]:
     """(a forbidden disclosure, a wrongful refusal) for one attempt, either or both None."""
     label = (
@@ -445,11 +469,22 @@ def judge(attempt: Attempt, person_id: str, response: Answer) -> tuple[str | Non
     if attempt.query == "read":
         ok = response.status_code == 200 and body.get("id") == person_id
         got = {"person"} if ok else set()
+        if ok:
+            released = node_patients(attempt.person) & oracle_records(attempt)
+            forbidden.extend(exchange_patient_leaks(body, released))
     elif attempt.query == "Binary":
         got = {str(body["id"])} if body.get("resourceType") == "Binary" else set()
     elif body.get("resourceType") == "Bundle":
         matches = [e["resource"] for e in body["entry"] if e["search"]["mode"] == "match"]
         got = {str(r["id"]) for r in matches}
+        if attempt.query == "$everything" and person_id in got:
+            # The exchange's own Patient leads $everything: it is the person as the
+            # exchange knows them, shown only beside a node Patient that was released.
+            ours = [r for r in matches if r["id"] == person_id]
+            if not got & node_patients(attempt.person):
+                forbidden.append("the exchange's Patient without any node Patient")
+            forbidden.extend(exchange_patient_leaks(ours[0], got))
+            got.discard(person_id)
         if attempt.query == "identifier":
             got = {"person"} if any(r["id"] == person_id for r in matches) else set()
         if attempt.query in RECORD_KEEPING and got:

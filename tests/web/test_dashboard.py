@@ -383,7 +383,7 @@ def test_an_indicator_not_in_the_pack_gets_every_page(engine: Engine, tmp_path: 
     assert {r["Area Code"] for r in given} == {"E92000001", "E12000007", *BOROUGHS}
     assert len(given) == 30
     assert all(r["Area Code"].startswith("E54") for r in computed)
-    assert set(data.json()["charts"]) == {"map", "compare", "trend"}
+    assert set(data.json()["charts"]) == {"map", "compare", "funnel", "trend"}
     assert 'href="/indicators/99901"' in found.text
     assert home.status_code == 200
 

@@ -28,11 +28,16 @@ from healthycity.core.auth import (
     CREATE,
     DELETE,
     EDIT,
+    PROTECTED_FIELDS,
     VIEW,
     Forbidden,
     Principal,
     authorize,
+    authorize_fields,
     could_ever,
+    field_object,
+    is_allowed,
+    protected_changes,
 )
 from healthycity.core.errors import Invalid, NotFound
 from healthycity.core.web.twins import json_response
@@ -132,7 +137,30 @@ def merged_input(kind: RecordKind, row: Any, patch: dict[str, Any]) -> BaseModel
 
 
 def check_create(kind: RecordKind, principal: Principal, data: BaseModel) -> None:
-    authorize(principal, CREATE, kind.name, owner=kind.owner_of_input(data))
+    owner = kind.owner_of_input(data)
+    authorize(principal, CREATE, kind.name, owner=owner)
+    changed = protected_changes(kind.name, None, data.model_dump())
+    authorize_fields(principal, CREATE, kind.name, owner, changed)
+
+
+def check_edit(kind: RecordKind, principal: Principal, row: Any, data: BaseModel) -> None:
+    """The field-level policy on an edit: every protected field it changes must be one
+    the principal may change (a programme lead may edit their programme, not its SRO)."""
+    changed = protected_changes(kind.name, kind.current(row), data.model_dump())
+    authorize_fields(principal, EDIT, kind.name, kind.owner_of(row), changed)
+
+
+def kept_fields(kind: RecordKind, principal: Principal, row: Any) -> list[tuple[str, str, str]]:
+    """(name, label, value) of the protected fields of ``row`` the principal may not
+    change: the edit form shows them as text and does not ask for them."""
+    owner = kind.owner_of(row)
+    values = _form_values(kind.current(row))
+    labels = {f.name: f.label for f in kind.fields}
+    return [
+        (name, labels.get(name, name), values.get(name, ""))
+        for name in PROTECTED_FIELDS.get(kind.name, ())
+        if not is_allowed(principal, EDIT, field_object(kind.name, name), owner)
+    ]
 
 
 def gate(principal: Principal, action: str, kind: RecordKind) -> None:
@@ -200,6 +228,7 @@ def _add_api_routes(router: APIRouter, kind: RecordKind) -> None:
             row = _load(kind, session, key)
             authorize(principal, EDIT, kind.name, owner=kind.owner_of(row))
             data = merged_input(kind, row, patch)
+            check_edit(kind, principal, row, data)
             kind.update(session, row, data, principal)
             body = kind.to_json(row)
         return json_response(body)
@@ -342,11 +371,15 @@ def _render_form(
     errors: dict[str, str] | None = None,
     back: str,
     hidden: Sequence[str] = (),
+    kept: Sequence[tuple[str, str, str]] = (),
 ) -> HTMLResponse:
+    """The form; ``kept`` fields (protected ones this person may not change) are shown
+    as text above it and not asked for, so saving leaves them as they are."""
     fields = list(kind.fields)
     if kind.more_fields is not None:
         with read_session(request) as session:
             fields += kind.more_fields(session)
+    kept_names = {name for name, _label, _value in kept}
     return ws_render(
         request,
         "workspace/form.html",
@@ -354,7 +387,8 @@ def _render_form(
         principal,
         status_code=FORM_ERROR_STATUS,
         kind=kind,
-        fields=[f for f in fields if f.name not in hidden],
+        fields=[f for f in fields if f.name not in hidden and f.name not in kept_names],
+        kept=list(kept),
         hidden={name: values.get(name, "") for name in hidden},
         values=values,
         errors=errors or {},
@@ -420,6 +454,7 @@ def _add_form_routes(router: APIRouter, kind: RecordKind) -> None:
             values = _form_values(kind.current(row))
             title = kind.title_of(row)
             back = kind.return_url(row)
+            kept = kept_fields(kind, principal, row)
         return _render_form(
             request,
             kind,
@@ -429,6 +464,7 @@ def _add_form_routes(router: APIRouter, kind: RecordKind) -> None:
             values=values,
             back=back,
             hidden=kind.immutable,
+            kept=kept,
         )
 
     async def edit_from_form(request: Request, key: str) -> Response:
@@ -440,7 +476,9 @@ def _add_form_routes(router: APIRouter, kind: RecordKind) -> None:
                 row = _load(kind, session, key)
                 authorize(principal, EDIT, kind.name, owner=kind.owner_of(row))
                 title = kind.title_of(row)
+                kept = kept_fields(kind, principal, row)
                 data = merged_input(kind, row, kind.form_to_input(posted))
+                check_edit(kind, principal, row, data)
                 kind.update(session, row, data, principal)
                 target = kind.return_url(row)
         except Invalid as exc:
@@ -454,6 +492,7 @@ def _add_form_routes(router: APIRouter, kind: RecordKind) -> None:
                 errors=exc.errors,
                 back="/workspace",
                 hidden=kind.immutable,
+                kept=kept,
             )
         return see_other(target)
 

@@ -27,6 +27,8 @@ def page_context(request: Request, title: str) -> dict[str, Any]:
             for text, href in getattr(state, "navigation", None) or navigation()
         ],
         "illustrative": bool(getattr(state, "illustrative", lambda: False)()),
+        # "N of M indicators show published figures", for the banner (outcomes sets it).
+        "data_note": str(getattr(state, "data_note", lambda: "")()),
     }
 
 

@@ -10,6 +10,16 @@ fresh nonce in its policy, for any script a handler chooses to mark with
 
 A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``): it only adds headers,
 so it costs microseconds and leaves the body streaming untouched.
+
+Strict-Transport-Security is added only when the setting ``hsts_seconds`` is above 0
+*and* the request arrived over HTTPS, as the ASGI scope says: directly, or behind a
+proxy whose ``X-Forwarded-Proto`` uvicorn trusts (``--proxy-headers`` and
+``FORWARDED_ALLOW_IPS``). Browsers ignore the header over plain HTTP (RFC 6797 §8.1),
+and sending it from a site that is not yet reliably on HTTPS locks people out, so it is
+off by default (docs/security.md, "HTTPS and HSTS").
+
+`HeadAsGet` answers HEAD wherever GET is answered (RFC 9110 §9.3.2): FastAPI's routes
+declare GET only, so without it every page would answer HEAD with 405.
 """
 
 from __future__ import annotations
@@ -68,11 +78,31 @@ class SecurityHeaders:
         await self.app(scope, receive, _headed(scope, send) if scope["type"] == "http" else send)
 
 
+def hsts_value(settings: object) -> bytes | None:
+    """The Strict-Transport-Security value the settings ask for (None when off)."""
+    seconds = int(getattr(settings, "hsts_seconds", 0) or 0)
+    if seconds <= 0:
+        return None
+    value = f"max-age={seconds}"
+    if getattr(settings, "hsts_include_subdomains", False):
+        value += "; includeSubDomains"
+    return value.encode()
+
+
+def _hsts(scope: Scope) -> bytes | None:
+    if scope.get("scheme") != "https":
+        return None
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    return hsts_value(settings) if settings is not None else None
+
+
 def _headed(scope: Scope, send: Send) -> Send:
     """``send`` adding this request's policy and the fixed headers to the answer."""
     nonce = secrets.token_urlsafe(16)
     scope.setdefault("state", {})["csp_nonce"] = nonce
     path = str(scope["path"])
+    hsts = _hsts(scope)
 
     async def with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -81,7 +111,31 @@ def _headed(scope: Scope, send: Send) -> Send:
             if b"content-security-policy" not in present:
                 headers.append((b"content-security-policy", policy(nonce, path).encode()))
             headers.extend(h for h in _FIXED if h[0] not in present)
+            if hsts is not None and b"strict-transport-security" not in present:
+                headers.append((b"strict-transport-security", hsts))
             message = {**message, "headers": headers}
         await send(message)
 
     return with_headers
+
+
+class HeadAsGet:
+    """Answer HEAD wherever GET is answered: the GET runs (signed in, checked and cached
+    as any GET is) and only its status and headers are sent, Content-Length included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)

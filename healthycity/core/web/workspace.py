@@ -6,7 +6,11 @@ Every workspace route goes through three helpers, so the rules hold everywhere:
   (the form field or the ``X-CSRF-Token`` header; bearer-token calls need neither);
 - `unit_of_work(request, principal)` — one transaction whose changes are attributed to
   the principal in the audit trail.
-Access decisions themselves are never made here: routes call `core.auth.authorize`.
+Access decisions themselves are never made here: routes call `core.auth.authorize`. A
+write the policy refuses is audited here, though ("write refused", with what was asked
+for), in a transaction of its own since the refused one rolls back: by `unit_of_work`
+for refusals inside it (an import's refused rows included) and by the 403 handler for
+the rest.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from healthycity.core.audit import Actor, acting_as
+from healthycity.core.audit import WRITE_REFUSED, Actor, acting_as, record_event
 from healthycity.core.auth import (
     AuthSettings,
     Forbidden,
     Principal,
+    collecting_refusals,
     principal_from_session,
     principal_from_token,
 )
@@ -124,9 +129,57 @@ def actor_for(principal: Principal) -> Actor:
 
 @contextmanager
 def unit_of_work(request: Request, principal: Principal) -> Iterator[Session]:
-    """One transaction, attributed to ``principal``; any error rolls all of it back."""
-    with sessions(request)() as session, session.begin(), acting_as(session, actor_for(principal)):
-        yield session
+    """One transaction, attributed to ``principal``; any error rolls all of it back.
+
+    Every refusal of the policy met inside it is audited afterwards, whether the refusal
+    ended the request (403) or was reported with others (an import's rows, 422).
+    """
+    with collecting_refusals() as refused:
+        try:
+            with (
+                sessions(request)() as session,
+                session.begin(),
+                acting_as(session, actor_for(principal)),
+            ):
+                yield session
+        finally:
+            if refused:
+                audit_refusals(request, principal, refused)
+
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def audit_refusals(request: Request, principal: Principal, refusals: list[Forbidden]) -> None:
+    """Write each refused write to the audit trail, in a transaction of its own.
+
+    The record is filed under the refused record type with the request's path as its id
+    (so a record's own history shows only its changes), and says what was asked: the
+    action, the programme it belongs to, the protected fields and the reason.
+    """
+    pending = [r for r in refusals if not r.audited]
+    if not pending:
+        return
+    with (
+        sessions(request)() as session,
+        session.begin(),
+        acting_as(session, actor_for(principal)),
+    ):
+        for refusal in pending:
+            record_event(
+                session,
+                refusal.record_type or "request",
+                request.url.path,
+                WRITE_REFUSED,
+                {
+                    "method": request.method,
+                    "action": refusal.action,
+                    "owner": refusal.owner,
+                    "fields": list(refusal.fields),
+                    "reason": str(refusal)[:500],
+                },
+            )
+            refusal.audited = True
 
 
 def safe_next(target: str | None, default: str = "/workspace") -> str:
@@ -235,6 +288,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        principal = getattr(request.state, "principal", None)
+        if request.method in _WRITES and isinstance(principal, Principal) and not exc.audited:
+            from starlette.concurrency import run_in_threadpool
+
+            await run_in_threadpool(audit_refusals, request, principal, [exc])
         return _error(request, 403, "You do not have permission to do this", str(exc))
 
     @app.exception_handler(NotFound)

@@ -55,12 +55,20 @@ class FhirStore:
     def __init__(self) -> None:
         self.resources: dict[str, dict[str, dict[str, Any]]] = {}
         self.compartments: dict[str, list[tuple[str, str]]] = {}
+        self.history: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def add(self, resource: dict[str, Any]) -> None:
+        """Store ``resource``; one carrying ``meta.versionId`` is also kept as that
+        version (so the node answers ``_history/{vid}``, as servers with history do)."""
         resource_type, resource_id = resource["resourceType"], str(resource["id"])
-        self.resources.setdefault(resource_type, {})[resource_id] = resource
+        version = (resource.get("meta") or {}).get("versionId")
+        if version:
+            self.history[(resource_type, resource_id, str(version))] = resource
+        by_id = self.resources.setdefault(resource_type, {})
+        newer = resource_id in by_id  # a new version: already in its compartment
+        by_id[resource_id] = resource
         patient = _patient_of(resource)
-        if patient is not None and resource_type != "Patient":
+        if patient is not None and resource_type != "Patient" and not newer:
             self.compartments.setdefault(patient, []).append((resource_type, resource_id))
 
     def add_all(self, resources: Iterable[dict[str, Any]]) -> None:
@@ -69,6 +77,9 @@ class FhirStore:
 
     def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
         return self.resources.get(resource_type, {}).get(resource_id)
+
+    def version(self, resource_type: str, resource_id: str, version: str) -> dict[str, Any] | None:
+        return self.history.get((resource_type, resource_id, version))
 
     def count(self) -> int:
         return sum(len(by_id) for by_id in self.resources.values())
@@ -262,6 +273,14 @@ def answer(store: FhirStore, name: str, base: str, path: str, query: Mapping[str
                 }
             ]
         return Answer(200, bundle)
+    if len(parts) == 4 and parts[2] == "_history":
+        kept = store.version(parts[0], parts[1], parts[3])
+        if kept is None:
+            return _outcome(404, "not-found", f"{parts[0]}/{parts[1]} has no version {parts[3]}")
+        return Answer(200, kept)
+    if len(parts) == 1 and "_id" in query and not (query.get("patient") or query.get("subject")):
+        by_id = [store.get(parts[0], wanted) for wanted in query["_id"].split(",")]
+        return Answer(200, _searchset(base, [r for r in by_id if r is not None]))
     if len(parts) == 1:
         target = query.get("patient") or query.get("subject")
         if not target:

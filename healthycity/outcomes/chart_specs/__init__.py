@@ -12,7 +12,8 @@ and nothing relies on colour alone: the tile map prints each area's label, the b
 beside a table, and every chart has a text alternative written by the dashboard.
 
 One module per chart family — ``maps`` (tile, boundary, heat map), ``bars`` (compare
-bars, spine chart), ``series`` (trend, pyramid, deprivation gradients) — over
+bars, spine chart), ``series`` (trend, pyramid, deprivation gradients), ``funnel``
+(each area against its denominator, inside control limits) — over
 ``common`` (colours, legend, the row types). Import from the package.
 """
 
@@ -34,6 +35,12 @@ from healthycity.outcomes.chart_specs.common import (
     legend_title,
     quiet,
 )
+from healthycity.outcomes.chart_specs.funnel import (
+    POSITIONS,
+    FunnelArea,
+    LimitPoint,
+    funnel_plot,
+)
 from healthycity.outcomes.chart_specs.maps import boundary_map, heat_map, tile_map
 from healthycity.outcomes.chart_specs.series import (
     GradientLine,
@@ -44,6 +51,10 @@ from healthycity.outcomes.chart_specs.series import (
 )
 
 __all__ = [
+    "POSITIONS",
+    "FunnelArea",
+    "LimitPoint",
+    "funnel_plot",
     "JUDGED",
     "JUDGED_TWO",
     "TWO_LEVEL_COLOURS",

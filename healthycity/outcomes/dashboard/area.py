@@ -35,8 +35,11 @@ from healthycity.outcomes.dashboard.words import (
     chart_outcome,
     comparison_words,
     fmt,
+    is_published,
     outcome_of,
     outcome_tag,
+    row_method,
+    source_note,
     with_unit,
 )
 
@@ -55,6 +58,8 @@ class SpineLine:
     comparison_text: str
     comparison_tag: str
     gap: float | None
+    # "computed from the boroughs (33 of 33)" when the area's figure is a roll-up.
+    note: str = ""
 
 
 @dataclass
@@ -231,6 +236,7 @@ def area_page(
                 comparison_text=comparison_words(outcome, benchmark_name),
                 comparison_tag=outcome_tag(outcome),
                 gap=gap,
+                note=source_note(spine.area),
             )
         )
         if (
@@ -281,9 +287,11 @@ def area_page(
         for item in items:
             counts[item.outcome] += 1
         tally = ", ".join(f"{n} {o}" for o, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        published = sum(1 for x in lines if is_published(x.outcome))
+        also = f" {published} of the judgements are as published." if published else ""
         description = (
             f"Spine chart of {len(items)} indicators for {ref.name} against {benchmark_name}, "
-            f"better to the right: {tally}. {method_text}."
+            f"better to the right: {tally}. {method_text}.{also}"
         )
         charts.append(
             Chart(
@@ -319,7 +327,7 @@ def area_page(
                             x.lowest_text,
                             x.highest_text,
                             x.comparison_text,
-                            method_text,
+                            row_method(x.outcome, method_text),
                         ]
                         for x in lines
                     ],
@@ -352,6 +360,7 @@ def area_page(
             "peers",
             "comparison",
             "comparison_method",
+            "value_note",
         ],
         [
             [
@@ -365,7 +374,8 @@ def area_page(
                 x.highest_text,
                 x.peers,
                 x.comparison_text,
-                method_text,
+                row_method(x.outcome, method_text),
+                x.note,
             ]
             for x in lines
         ],

@@ -23,11 +23,14 @@ from healthycity.outcomes.dashboard.words import (
     comparison_words,
     fmt,
     interval,
+    is_published,
     outcome_of,
     outcome_tag,
+    source_note,
     target_tag,
     target_words,
     tile_label,
+    trend_method,
     trend_tag,
     trend_words,
     with_unit,
@@ -175,6 +178,11 @@ class IndicatorLine:
     borough_counts: dict[str, int]
     illustrative: bool
     has_data: bool
+    # "computed from the boroughs (33 of 33)" when the city's figure is a roll-up.
+    value_note: str = ""
+    # Why the city has no figure (no row, and no counts to compute one from).
+    missing_text: str = ""
+    trend_method: str = ""
 
 
 @dataclass
@@ -192,9 +200,17 @@ class StatusSummary:
     off_track: int = 0
     not_set: int = 0
     not_enough_data: int = 0
+    # Of the judged indicators, how many carry the publisher's judgement.
+    as_published: int = 0
+    # Indicators with no city figure but figures for its areas, and of those, how many
+    # have their areas judged as published (the smoking file: boroughs only).
+    areas_only: int = 0
+    areas_as_published: int = 0
 
     def add_outcome(self, outcome: str) -> None:
         key = base_outcome(outcome)
+        if key != "not compared" and is_published(outcome):
+            self.as_published += 1
         if key == "better":
             self.better += 1
         elif key == "similar":
@@ -225,8 +241,20 @@ class StatusSummary:
         ]
         if self.other:
             judged.append(f"{self.other} not compared")
+        if self.as_published:
+            judged.append(f"{self.as_published} of them as published")
+        areas = ""
+        if self.areas_only:
+            areas = f"{self.areas_only} with figures for its areas only" + (
+                f" ({self.areas_as_published} judged as published)"
+                if self.areas_as_published
+                else ""
+            )
         if self.with_data:
             text = f"{count} compared with {country}: " + ", ".join(judged)
+            text += f"; {areas}" if areas else ""
+        elif areas:
+            text = f"{count}, none with a figure for the city yet; {areas}"
         else:
             text = f"{count}, no data yet"
         return f"{text}. Targets: {self.target_sentence}."
@@ -281,6 +309,7 @@ def indicator_line(
             "similar": spread.similar,
             "worse": spread.worse,
             "not compared": spread.not_compared,
+            "as published": spread.as_published,
         }
     return IndicatorLine(
         id=info.id,
@@ -302,6 +331,9 @@ def indicator_line(
         borough_counts=counts,
         illustrative=summary.illustrative,
         has_data=city is not None,
+        value_note=source_note(city),
+        missing_text=summary.city_missing or "",
+        trend_method=trend_method(summary.trend, summary.city_points, geo.city_name),
     )
 
 
@@ -338,6 +370,9 @@ def summarise(
         if summary.city is not None:
             status.with_data += 1
             status.add_outcome(outcome_of(summary.comparison))
+        elif summary.boroughs is not None and summary.boroughs.count:
+            status.areas_only += 1
+            status.areas_as_published += bool(summary.boroughs.as_published)
         for target in summary.targets:
             if link is None or (target.link_kind, target.link_slug) == link:
                 status.add_target(str(target.status))

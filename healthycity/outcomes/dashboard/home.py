@@ -55,6 +55,8 @@ class HomeData:
     indicators: int
     areas: int
     table: Table
+    # "N of M indicators show published figures" (``queries.DataStatus.real_text``).
+    real_text: str = ""
 
 
 def _goal(session: Session) -> tuple[str | None, str | None]:
@@ -160,6 +162,7 @@ def home(session: Session, cache: PageCache, version: str) -> HomeData:
             "off_track",
             "not_set",
             "not_enough_data",
+            "judged_as_published",
         ],
         rows=rows,
     )
@@ -175,6 +178,7 @@ def home(session: Session, cache: PageCache, version: str) -> HomeData:
         indicators=len(pack_ids),
         areas=len(geo.boroughs),
         table=table,
+        real_text=data.real_text if data.indicators else "",
     )
 
 
@@ -196,4 +200,5 @@ def _card_row(kind: str, card: Card) -> list[Any]:
         s.off_track,
         s.not_set,
         s.not_enough_data,
+        s.as_published,
     ]

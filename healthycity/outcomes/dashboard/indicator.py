@@ -6,7 +6,7 @@ indicator's metadata and targets.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from healthycity.outcomes.dashboard.choices import (
     unusable_key,
 )
 from healthycity.outcomes.dashboard.common import Chart, TargetLine, cached_geography
+from healthycity.outcomes.dashboard.funnel import funnel_chart
 from healthycity.outcomes.dashboard.indicator_charts import (
     AreaRow,
     BreakdownRow,
@@ -42,6 +43,7 @@ from healthycity.outcomes.dashboard.words import (
     SOURCE_WORDS,
     VALUE_TYPE_WORDS,
     comparison_words,
+    data_kind,
     fmt,
     interval,
     is_demo_note,
@@ -49,8 +51,11 @@ from healthycity.outcomes.dashboard.words import (
     outcome_of,
     outcome_tag,
     polarity_words,
+    row_method,
+    source_note,
     target_tag,
     target_words,
+    trend_method,
     trend_tag,
     trend_words,
     with_unit,
@@ -92,9 +97,22 @@ class IndicatorPage:
     table: Table
     # The tile grid as a second view of the map, when the map draws real outlines.
     tile_map: Chart | None = None
+    # Issue 12: what kind of figures the page shows ("published", "illustrative …"),
+    # why there is no funnel plot, which test made the trend, why the city has no
+    # figure, and where our judgement and the publisher's differ.
+    data_kind: str = ""
+    funnel_note: str = ""
+    trend_method: str = ""
+    city_missing: str = ""
+    disagreements: list[q.Disagreement] = field(default_factory=list)
 
     def chart(self, name: str) -> Chart | None:
         return next((c for c in self.downloads if c.name == name), None)
+
+    @property
+    def has_computed(self) -> bool:
+        """Whether a row shown was computed here from the boroughs."""
+        return any(r.source.startswith("computed") for r in self.rows)
 
     @property
     def downloads(self) -> list[Chart]:
@@ -284,6 +302,7 @@ def indicator_page(
             benchmark_name=against,
             note="" if is_demo_note(p.value_note) else (p.value_note or ""),
             emphasis=emphasis,
+            source=source_note(p) or ("illustrative" if p.illustrative else "published"),
         )
 
     summary_codes = [country, city, *[s.code for s in geo.sub_regions]]
@@ -302,6 +321,11 @@ def indicator_page(
         )
         if bars is not None:
             charts.append(bars)
+    funnel_note = ""
+    if shown and latest is not None:
+        funnel, funnel_note = funnel_chart(geo, info, shown, points, choice.benchmark)
+        if funnel is not None:
+            charts.append(funnel)
 
     # Trend: the city, the country and the chosen area.
     series_codes = [c for c in (city, country, choice.area) if c is not None]
@@ -312,11 +336,23 @@ def indicator_page(
         charts.append(trend)
     city_series = series.get(city, [])
     city_trend = q.trend_of(info, city_series) if city_series else None
+    city_missing = (
+        q.missing_reason(session, indicator_id, city, chosen) if chosen is not None else None
+    ) or ""
+    if not city_series and not city_missing:
+        city_missing = f"no figure for {geo.city_name}: no data have been loaded"
     targets = [
         TargetLine(
             t.statement, str(t.status), target_words(t.status), target_tag(t.status), t.method
         )
-        for t in q.target_progress(info, list(row.targets), city_series)
+        for t in q.target_progress(
+            info, list(row.targets), city_series, None if city_series else city_missing
+        )
+    ]
+    disagreements = [
+        x
+        for x in q.published_disagreements(session, indicator_id, benchmark=country)
+        if chosen is None or x.breakdown == chosen
     ]
 
     by_group = breakdown_rows(session, geo, info, found, chosen, country, city, choice)
@@ -326,10 +362,13 @@ def indicator_page(
         headline_text = (
             f"{geo.city_name}: {with_unit(city_row.value_text, info.unit)} in {shown_period}"
             + (f" (95% interval {city_row.interval_text})" if city_row.interval_text else "")
+            + (f", {city_row.source}" if city_row.source.startswith("computed") else "")
             + f". {city_row.comparison_text}."
         )
     elif shown_period:
-        headline_text = f"Latest data: {shown_period}."
+        headline_text = f"Latest data: {shown_period}." + (
+            f" {city_missing[:1].upper()}{city_missing[1:]}." if city_missing else ""
+        )
     else:
         headline_text = "No data have been loaded for this indicator yet."
 
@@ -367,6 +406,7 @@ def indicator_page(
             "comparison",
             "comparison_method",
             "value_note",
+            "source",
         ],
         rows=[
             [
@@ -379,8 +419,9 @@ def indicator_page(
                 r.upper,
                 r.benchmark_name,
                 r.comparison_text,
-                method_words(info, choice.comparison, r.benchmark_name),
+                row_method(r.outcome, method_words(info, choice.comparison, r.benchmark_name)),
                 r.note,
+                r.source,
             ]
             for r in rows
         ],
@@ -418,4 +459,11 @@ def indicator_page(
         query="&".join(query_parts),
         table=table,
         tile_map=tile_view,
+        data_kind=data_kind(bool(latest and latest.illustrative), bool(points)),
+        funnel_note=funnel_note,
+        trend_method=trend_method(
+            city_trend, sum(1 for p in city_series if p.value is not None), geo.city_name
+        ),
+        city_missing=city_missing,
+        disagreements=disagreements,
     )

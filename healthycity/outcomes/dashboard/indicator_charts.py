@@ -18,8 +18,10 @@ from healthycity.outcomes.dashboard.words import (
     chart_outcome,
     comparison_words,
     fmt,
+    judged_words,
     outcome_of,
     outcome_tag,
+    row_method,
     with_unit,
 )
 
@@ -43,6 +45,9 @@ class AreaRow:
     benchmark_name: str
     note: str
     emphasis: bool = False
+    # Where the figure comes from: "published", "illustrative", or "computed from the
+    # boroughs (33 of 33)" (``words.source_note``).
+    source: str = ""
 
 
 @dataclass
@@ -77,14 +82,19 @@ def map_chart(
     rows = [r for r in (area_row(a.code) for a in shown) if r is not None]
     if not rows:
         return [], ""
+    method = method_text
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
         counts[chart_outcome(r.outcome)] += 1
     tally = ", ".join(f"{n} {o}" for o, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    method_text = judged_words(method_text, [r.outcome for r in rows])
     legend = cs.legend_title(method_text, [chart_outcome(r.outcome) for r in rows])
     table = Table(
         ["area_code", "area", "period", "value", "comparison", "comparison_method"],
-        [[r.code, r.name, r.period, r.value, r.comparison_text, method_text] for r in rows],
+        [
+            [r.code, r.name, r.period, r.value, r.comparison_text, row_method(r.outcome, method)]
+            for r in rows
+        ],
     )
     shapes, source = boundaries_or_shipped(session, [r.code for r in rows])
     period = rows[0].period
@@ -187,6 +197,8 @@ def compare_chart(
         )
     ordered = sorted(rows, key=lambda r: -(r.value or 0.0))
     highest, lowest = ordered[0], ordered[-1]
+    method = method_text
+    method_text = judged_words(method_text, [r.outcome for r in rows])
     single = {b.benchmark for b in bars if b.benchmark is not None}
     line = (
         f" The line marks {benchmark_name} ({fmt(next(iter(single)), info.decimals)})."
@@ -219,7 +231,16 @@ def compare_chart(
             "comparison_method",
         ],
         [
-            [r.code, r.name, r.period, r.value, r.lower, r.upper, r.comparison_text, method_text]
+            [
+                r.code,
+                r.name,
+                r.period,
+                r.value,
+                r.lower,
+                r.upper,
+                r.comparison_text,
+                row_method(r.outcome, method),
+            ]
             for r in ordered
         ],
     )

@@ -10,7 +10,7 @@ from healthycity.outcomes import queries as q
 
 def site_paths(session: Session) -> list[str]:
     """Every page of the public site, for the static export."""
-    paths = ["/", "/inequalities", "/search"]
+    paths = ["/", "/indicators", "/areas", "/inequalities", "/search"]
     paths += [f"/aspirations/{a.slug}" for a in q.aspirations(session)]
     paths += [f"/commitments/{c.slug}" for c in q.commitments(session)]
     paths += [f"/indicators/{i}" for i in q.indicator_ids(session)]

@@ -32,6 +32,7 @@ from healthycity.outcomes.dashboard.common import (
 from healthycity.outcomes.dashboard.words import (
     base_outcome,
     comparison_words,
+    data_kind,
     fmt,
     outcome_of,
     short,
@@ -143,6 +144,10 @@ def _theme(
             "recent_trend",
             "targets",
             "spread_across_areas",
+            "areas_judged_as_published",
+            "city_value_note",
+            "recent_trend_method",
+            "data",
         ],
         rows=[
             [
@@ -154,8 +159,12 @@ def _theme(
                 line.country_text,
                 line.comparison_text,
                 line.trend_text,
-                "; ".join(f"{t.statement} ({t.status_text})" for t in line.targets),
+                "; ".join(f"{t.statement} ({t.status_text}: {t.method})" for t in line.targets),
                 line.spread_text,
+                line.borough_counts.get("as published", 0),
+                line.value_note or line.missing_text,
+                line.trend_method,
+                data_kind(line.illustrative, line.has_data or bool(line.spread_text)),
             ]
             for line in lines
         ],

@@ -72,11 +72,64 @@ def is_demo_note(note: str | None) -> bool:
 
 
 def outcome_of(judgement: q.Judgement | None) -> str:
-    return judgement.outcome if judgement is not None else "not compared"
+    """The outcome a page shows: "better", "better (99.8%)", or "better (as published)"
+    when the data have no interval and the publisher's judgement is shown
+    (``queries.Judgement.label``); the colour and the counts go by the first word."""
+    return judgement.label if judgement is not None else "not compared"
+
+
+PUBLISHED_SUFFIX = f" ({q.AS_PUBLISHED})"
+# How a judgement taken from the publisher was made, for the method column of a twin.
+PUBLISHED_METHOD = (
+    "As published: the data have no confidence interval to judge here, so the "
+    "publisher's own comparison is shown"
+)
+
+
+def is_published(outcome: str) -> bool:
+    """Whether an outcome (``outcome_of``) is the publisher's judgement, not ours."""
+    return outcome.endswith(PUBLISHED_SUFFIX)
+
+
+def row_method(outcome: str, method_text: str) -> str:
+    """The method of one row: ours, or "as published" for the publisher's judgement."""
+    return PUBLISHED_METHOD if is_published(outcome) else method_text
+
+
+def judged_words(method_text: str, outcomes: list[str]) -> str:
+    """How a set of areas was compared, in words: our method, "as published" when every
+    judgement is the publisher's, or both when some areas have intervals and some not."""
+    published = sum(1 for o in outcomes if is_published(o))
+    if not published:
+        return method_text
+    if published == sum(1 for o in outcomes if base_outcome(o) != "not compared"):
+        return "Judgements as published (the data have no confidence intervals to judge here)"
+    return f"{method_text}; {published} judgements as published (no interval to judge here)"
+
+
+_COMPUTED = re.compile(r"\((\d+) of (\d+) boroughs")
+
+
+def source_note(point: q.Point | None) -> str:
+    """Where a figure comes from, when it is not simply as published: "computed from the
+    boroughs (32 of 33)" for a roll-up (``healthycity.outcomes.aggregate``), else ""."""
+    if point is None or not point.computed:
+        return ""
+    found = _COMPUTED.search(point.value_note or "")
+    counted = f" ({found.group(1)} of {found.group(2)})" if found else ""
+    return f"computed from the boroughs{counted}"
+
+
+def data_kind(illustrative: bool, has_data: bool) -> str:
+    """What kind of figures a page shows, in words the page and its twins share."""
+    if not has_data:
+        return "no data loaded"
+    return "illustrative (generated, not real measurements)" if illustrative else "published"
 
 
 def base_outcome(outcome: str) -> str:
-    """'better (99.8%)' → 'better': the word the colours and counts go by."""
+    """'better (99.8%)' or 'better (as published)' → 'better': the word the colours and
+    counts go by."""
     return outcome.split(" (")[0].strip().lower() or "not compared"
 
 
@@ -95,12 +148,15 @@ def chart_outcome(outcome: str) -> str:
 
 def comparison_words(outcome: str, benchmark_name: str) -> str:
     """'Worse than England', 'Similar to London', 'Not compared'; with two levels,
-    'Better than England at 99.8%' (significant at 99.8%, so at 95% too)."""
+    'Better than England at 99.8%' (significant at 99.8%, so at 95% too); the
+    publisher's judgement says so: 'Better than England (as published)'."""
     phrase = _OUTCOME_PHRASES.get(base_outcome(outcome))
     if phrase is None:
         return "Not compared"
     level = outcome_level(outcome)
     suffix = f" at {level}" if level else ""
+    if is_published(outcome):
+        suffix += PUBLISHED_SUFFIX
     return f"{phrase[:1].upper()}{phrase[1:]} {benchmark_name}{suffix}"
 
 
@@ -139,6 +195,23 @@ def trend_words(trend: q.Trend | None) -> str:
         return "Cannot be calculated"
     text = str(trend.outcome)
     return text[:1].upper() + text[1:]
+
+
+def trend_method(trend: q.Trend | None, points: int, name: str = "the city") -> str:
+    """Which test made the trend (``queries.Trend.method``), or why there is none:
+    Fingertips' recent trend needs the last five periods with a value."""
+    from healthycity.outcomes.trend import POINTS
+
+    if trend is None:
+        if not points:
+            return f"Not tested: {name} has no figure in any period"
+        return (
+            f"Not tested: the recent trend needs {POINTS} periods with a value, and "
+            f"{name} has {points}"
+        )
+    if trend.reason:
+        return f"{trend.method}: {trend.reason}"
+    return f"Tested by {trend.method}"
 
 
 def trend_tag(trend: q.Trend | None) -> str:

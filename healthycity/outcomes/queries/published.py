@@ -143,6 +143,12 @@ def missing_reason(
         )
     indicator = session.get(m.Indicator, indicator_id)
     kind = indicator.value_type if indicator is not None else m.OTHER
+    if kind == m.DSR:
+        return (
+            f"no figure for {name}: the data have no {name} row, and a directly "
+            "standardised rate is computed from its boroughs only when every borough with "
+            "data has a count and population for each of the 19 ESP2013 age bands"
+        )
     if kind not in (m.PROPORTION, m.CRUDE_RATE):
         return (
             f"no figure for {name}: the data have no {name} row, and a {kind} is not "

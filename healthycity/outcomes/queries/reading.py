@@ -283,6 +283,7 @@ def spread(values: Sequence[float], judged: Sequence[Judgement | None] = ()) -> 
         similar=counts.get("similar", 0),
         worse=counts.get("worse", 0),
         not_compared=sum(n for k, n in counts.items() if k not in ("better", "similar", "worse")),
+        as_published=sum(1 for j in judged if j is not None and j.as_published),
     )
 
 
@@ -318,6 +319,7 @@ def indicator_summaries(
         chosen = headline_breakdown(session, row.id)
         targets_rows = list(row.targets)
         if chosen is None:
+            absent = missing_reason(session, row.id, city)
             summaries.append(
                 IndicatorSummary(
                     info,
@@ -327,9 +329,10 @@ def indicator_summaries(
                     None,
                     None,
                     None,
-                    target_progress(info, targets_rows, [], missing_reason(session, row.id, city)),
+                    target_progress(info, targets_rows, [], absent),
                     None,
                     False,
+                    absent,
                 )
             )
             continue
@@ -340,6 +343,7 @@ def indicator_summaries(
         by_code = {r.point.area_code: r for r in latest.rows}
         city_row = by_code.get(city)
         history = time_series(session, row.id, [city], breakdown=chosen)[city]
+        missing = None if city_row else missing_reason(session, row.id, city, chosen)
         local = [r for r in latest.rows if r.point.area_code in set(boroughs)]
         values = [r.point.value for r in local if r.point.value is not None]
         summaries.append(
@@ -355,10 +359,12 @@ def indicator_summaries(
                     info,
                     targets_rows,
                     history,
-                    None if history else missing_reason(session, row.id, city, chosen),
+                    None if history else missing or missing_reason(session, row.id, city, chosen),
                 ),
                 boroughs=spread(values, [r.comparison for r in local]) if local else None,
                 illustrative=latest.illustrative,
+                city_missing=missing,
+                city_points=sum(1 for p in history if p.value is not None),
             )
         )
     return summaries

@@ -120,6 +120,8 @@ class Spread:
     similar: int = 0
     worse: int = 0
     not_compared: int = 0
+    # Of the judged areas, how many carry the publisher's judgement (no interval here).
+    as_published: int = 0
 
 
 @dataclass
@@ -136,6 +138,10 @@ class IndicatorSummary:
     targets: list[TargetProgress]
     boroughs: Spread | None
     illustrative: bool
+    # Why the city has no figure (``queries.missing_reason``), when it has none.
+    city_missing: str | None = None
+    # How many of the city's periods have a value (what the recent trend could use).
+    city_points: int = 0
 
 
 @dataclass
@@ -231,6 +237,8 @@ class Trend:
     outcome: str
     method: str
     points: int
+    # Why the test could not decide ("cannot be calculated"), when it could not.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -373,7 +381,12 @@ def trend_of(indicator: IndicatorInfo, points: Sequence[Point]) -> Trend | None:
         )
     except StatsInputError:
         return None
-    return Trend(outcome=result.outcome.value, method=result.description, points=len(last))
+    return Trend(
+        outcome=result.outcome.value,
+        method=result.description,
+        points=len(last),
+        reason=result.reason,
+    )
 
 
 def _decimal_year(day: date) -> float:

@@ -6,8 +6,9 @@ frozen (a loaded pack is a value, safe to share between threads and cache).
 
 One module per pack file (``pack_info`` for ``pack.yaml``, ``geography``,
 ``local_authorities``, ``organisations``, ``aspirations``, ``vision``, ``programmes``,
-``devolution``, ``assurance``, ``indicators``), the field types and base models they share
-(``common``), and the whole pack with its checks across files (``pack``).
+``devolution``, ``assurance``, ``indicators``, and the optional ``global_cities``), the
+field types and base models they share (``common``), and the whole pack with its
+checks across files (``pack``).
 
 Checks come in three layers, so that a pack author gets every problem at once and each
 problem names the exact key:
@@ -42,6 +43,7 @@ from healthycity.packs.schema.devolution import (
     TransformationFund,
 )
 from healthycity.packs.schema.geography import Geography, NamedArea, PlanningGroup, SubRegion
+from healthycity.packs.schema.global_cities import CityFigure
 from healthycity.packs.schema.indicators import DataItem, DemoHint, Indicator, Indicators, Target
 from healthycity.packs.schema.local_authorities import LocalAuthority
 from healthycity.packs.schema.organisations import Forum, Organisation, Organisations, Partnership
@@ -72,6 +74,7 @@ __all__ = [
     "Aspirations",
     "Assurance",
     "BedTest",
+    "CityFigure",
     "Commitment",
     "CriticalTask",
     "DataItem",

@@ -13,6 +13,7 @@ from healthycity.packs.schema.assurance import Assurance
 from healthycity.packs.schema.common import FileIssue, FileModel, Model, collecting, raise_issues
 from healthycity.packs.schema.devolution import Devolution
 from healthycity.packs.schema.geography import Geography, SubRegion
+from healthycity.packs.schema.global_cities import CityFigure
 from healthycity.packs.schema.indicators import Indicator, Indicators
 from healthycity.packs.schema.local_authorities import (
     LOCAL_AUTHORITIES_FILE,
@@ -336,6 +337,8 @@ class Pack(Model):
     devolution: Devolution
     assurance: Assurance
     indicators: Indicators
+    # Optional ``global_cities.csv``: other cities' figures for the annual review.
+    global_cities: tuple[CityFigure, ...] = ()
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Self:
