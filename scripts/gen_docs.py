@@ -47,9 +47,12 @@ def _settings_classes() -> list[tuple[str, Any, str]]:
     """(section, settings class, environment prefix) for every settings model."""
     from healthycity.core.auth import AuthSettings
 
+    from healthycity.engagement.mail import MailSettings
+
     classes: list[tuple[str, Any, str]] = [
         ("Core", Settings, "HEALTHYCITY_"),
         ("Sign-in", AuthSettings, "HEALTHYCITY_"),
+        ("Email (engagement)", MailSettings, "HEALTHYCITY_MAIL_"),
     ]
     try:
         from healthycity.exchange.settings import ExchangeSettings

@@ -30,7 +30,7 @@ from healthycity.assurance.models import (
     Proposal,
 )
 from healthycity.assurance.pack_loading import BED_TEST_RULE, INEQUALITY_RULE, INVESTMENT_RULE
-from healthycity.core import auth
+from healthycity.core import auth, registry
 from healthycity.core.auth import Principal
 from healthycity.core.errors import Invalid, NotFound
 from healthycity.core.web.records import FormField
@@ -383,6 +383,8 @@ def published_page(request: Request, proposal_id: int) -> Page:
         if proposal is None or proposal.status != PUBLISHED:
             raise NotFound("no published assessment with that number")
         context = _context(session, proposal)
+        # Other modules' links (consultations…) come through the registry's hook.
+        context["related"] = registry.related(session, "service-change", str(proposal.id))
         # Who in the workspace drafted and assessed it stays in the workspace.
         data = proposal_json(proposal)
         for private in ("created_by", "assessed_by"):

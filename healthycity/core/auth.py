@@ -73,6 +73,7 @@ PROPOSAL = "proposal"
 CONSULTATION = "consultation"
 POLL = "poll"
 DISPOSAL = "disposal"
+ESTATE_SITE = "estate_site"
 RECORD_TYPES: tuple[str, ...] = (
     ACCOUNT,
     PROGRAMME,
@@ -91,6 +92,7 @@ RECORD_TYPES: tuple[str, ...] = (
     CONSULTATION,
     POLL,
     DISPOSAL,
+    ESTATE_SITE,
 )
 # Records owned through a programme: the ownership rule applies to these.
 PROGRAMME_RECORDS = frozenset(
@@ -140,6 +142,9 @@ def _rows() -> list[tuple[str, str, str, str]]:
     rows.append((PORTFOLIO_OFFICE, CONSULTATION, PUBLISH, ALL))
     # The estates role keeps the disposals pipeline (the portfolio office does too, above).
     rows += [(ESTATES, DISPOSAL, a, ALL) for a in (CREATE, EDIT, DELETE)]
+    # ...and the sites it adds by hand, which ERIC does not cover (GP premises, NHS
+    # Property Services, Community Health Partnerships).
+    rows += [(ESTATES, ESTATE_SITE, a, ALL) for a in (CREATE, EDIT, DELETE)]
     return rows
 
 

@@ -86,6 +86,11 @@ class Module:
     - ``site_paths``: ``"module:function"`` called as ``f(session) -> list[str]``: the
       public URLs the static site exports.
     - ``nav``: the module's entries in the public header.
+    - ``related``: ``"module:function"`` called as ``f(session, kind, key) ->
+      list[Related]``: what the module offers to another module's public page about one
+      thing (``kind`` "commitment", "indicator", "programme" or "service-change"), so
+      a module lower down can show it without importing the module that holds it
+      (`related`).
     """
 
     name: str
@@ -101,6 +106,7 @@ class Module:
     demo: str | None = None
     site_paths: str | None = None
     nav: tuple[NavLink, ...] = ()
+    related: str | None = None
 
     @property
     def package(self) -> str:
@@ -144,6 +150,29 @@ def hooks(field: str) -> Iterator[tuple[Module, Callable[..., Any]]]:
         target = getattr(module, field)
         if target:
             yield module, resolve(target)
+
+
+@dataclass(frozen=True)
+class Related:
+    """One link a module offers to a page it does not own: the engagement module's
+    consultations ("you said, we did") on an indicator's, a programme's or a service
+    change's page. ``heading`` groups the links on the page."""
+
+    heading: str
+    title: str
+    href: str
+    note: str = ""
+
+
+def related(session: Any, kind: str, key: str) -> list[Related]:
+    """Every module's links about one thing, in `INSTALLED` order.
+
+    The page that shows them imports only core; each module that has something to say
+    declares a ``related`` hook. So the import runs the way the layers do (the module
+    above knows the one below, never the reverse), and a city without a module simply
+    shows nothing from it.
+    """
+    return [item for _module, found in hooks("related") for item in found(session, kind, key)]
 
 
 def demo_modules() -> list[ModuleType]:

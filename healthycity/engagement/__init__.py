@@ -13,9 +13,13 @@ MODULE = Module(
         "healthycity.engagement.pages",
         "healthycity.engagement.poll_pages",
         "healthycity.engagement.workspace_pages",
+        "healthycity.engagement.poll_workspace",
+        "healthycity.engagement.coproduction_pages",
     ),
     cli="healthycity.engagement.cli",
     templates=True,
+    static=True,
     site_paths="healthycity.engagement.pages:site_paths",
     nav=(NavLink("Have your say", "/consultations"),),
+    related="healthycity.engagement.related:related",
 )

@@ -26,14 +26,48 @@ def purge(ctx: typer.Context) -> None:
 
 @app.command("erase")
 def erase(ctx: typer.Context, email: str = typer.Option(..., help="the requester's email")) -> None:
-    """Erase every answer given with this email address (a verified erasure request)."""
+    """Erase every answer confirmed with this email address, and the address wherever it
+    waits to be told "you said, we did" (a verified erasure request)."""
     from healthycity.core.db import transaction
     from healthycity.engagement import guard, service
 
     settings = context(ctx).settings
     key = guard.keyed_hash(settings.secret_key, "email", email.strip().lower())
     with transaction(context(ctx).engine()) as session:
-        typer.echo(f"{service.erase_email(session, key)} answers erased")
+        answers, addresses = service.erase_email(session, key)
+    typer.echo(f"{answers} answers erased, {addresses} addresses erased")
+
+
+@app.command("notify")
+def notify_command(
+    ctx: typer.Context,
+    base_url: str = typer.Option(
+        ..., help="the public site's address, for the link in the email (https://…)"
+    ),
+) -> None:
+    """Email "you said, we did" to respondents still waiting to be told (a retry after a
+    mail server failure); uses the HEALTHYCITY_MAIL_* settings."""
+    from healthycity.core.db import transaction
+    from healthycity.engagement import mail, notify, service
+
+    mailer = mail.make_mailer(mail.MailSettings())
+    if mailer is None:
+        typer.echo("no mail backend is set (HEALTHYCITY_MAIL_BACKEND is none)", err=True)
+        raise typer.Exit(1)
+    key = context(ctx).settings.secret_key
+    sent = failed = unreadable = 0
+    with transaction(context(ctx).engine()) as session:
+        for row in service.public(session):
+            done = notify.tell(session, row, mailer, key, base_url)
+            sent, failed = sent + done.sent, failed + done.failed
+            unreadable += done.unreadable
+    typer.echo(f"{sent} emails sent, {failed} failed")
+    if unreadable:
+        typer.echo(
+            f"{unreadable} addresses were sealed under an earlier secret key and were deleted"
+        )
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("load-poll")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from healthycity.engagement.models import Attempt, Refusal
 
 _CONTEXT = b"healthycity.engagement.v1"
+ANSWER, PROPOSAL, VOTE = "answer", "proposal", "vote"
 HONEYPOT = "website"
 STARTED = "started"
 
@@ -60,6 +61,17 @@ class Policy:
     per_address: int = 10
     per_consultation: int = 300
     window: timedelta = timedelta(hours=1)
+    # Proposals are free text a moderator must read; votes are one click each.
+    proposals_per_address: int = 5
+    votes_per_address: int = 300
+
+    def limits(self, kind: str) -> tuple[int, int]:
+        """(per address, per consultation) in the window, for answers, proposals, votes."""
+        if kind == PROPOSAL:
+            return self.proposals_per_address, self.per_consultation
+        if kind == VOTE:
+            return self.votes_per_address, self.per_consultation * 20
+        return self.per_address, self.per_consultation
 
 
 def derived_key(secret_key: str) -> bytes:
@@ -102,8 +114,15 @@ def refusal_counts(session: Session, consultation_id: int) -> dict[str, int]:
     return {reason: int(count) for reason, count in rows}
 
 
-def over_limit(session: Session, policy: Policy, consultation_id: int, address_hash: str) -> bool:
-    """Has this address, or this consultation, had its share of answers in the window?
+def over_limit(
+    session: Session,
+    policy: Policy,
+    consultation_id: int,
+    address_hash: str,
+    kind: str = ANSWER,
+) -> bool:
+    """Has this address, or this consultation, had its share of ``kind`` (answers,
+    proposals or votes) in the window?
 
     Attempts older than the window are deleted on the way: they have done their job.
     """
@@ -112,14 +131,26 @@ def over_limit(session: Session, policy: Policy, consultation_id: int, address_h
     recent = (
         select(func.count())
         .select_from(Attempt)
-        .where(Attempt.consultation_id == consultation_id, Attempt.at >= since)
+        .where(
+            Attempt.consultation_id == consultation_id,
+            Attempt.kind == kind,
+            Attempt.at >= since,
+        )
     )
     from_here = session.scalar(recent.where(Attempt.address_hash == address_hash)) or 0
     overall = session.scalar(recent) or 0
-    return from_here >= policy.per_address or overall >= policy.per_consultation
+    per_address, per_consultation = policy.limits(kind)
+    return from_here >= per_address or overall >= per_consultation
 
 
-def count_attempt(session: Session, consultation_id: int, address_hash: str) -> None:
+def count_attempt(
+    session: Session, consultation_id: int, address_hash: str, kind: str = ANSWER
+) -> None:
     session.add(
-        Attempt(consultation_id=consultation_id, address_hash=address_hash, at=datetime.now(UTC))
+        Attempt(
+            consultation_id=consultation_id,
+            address_hash=address_hash,
+            at=datetime.now(UTC),
+            kind=kind,
+        )
     )

@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -63,6 +64,8 @@ class Consultation(Audited, Base):
     privacy_notice: Mapped[str] = mapped_column(Text)
     retention_days: Mapped[int] = mapped_column(Integer)
     confirm_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Co-production: the public may propose or comment on indicators, and vote on them.
+    co_production: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     questions: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default=DRAFT)
     version: Mapped[int] = mapped_column(Integer, default=0)
@@ -163,6 +166,8 @@ class Attempt(Base):
     )
     address_hash: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # What was accepted: an answer, a proposal or a vote; each has its own limit.
+    kind: Mapped[str] = mapped_column(String(20), default="answer", server_default="answer")
 
 
 class PollSeries(Audited, Base):
@@ -205,3 +210,100 @@ class PollWave(Audited, Base):
 
     def audit_parent(self) -> tuple[str, str] | None:
         return ("poll", str(self.series_id))
+
+
+# Co-production of indicators: what a proposal is, who made it, and what became of it.
+NEW_INDICATOR, CHANGE_MEASURE, COMMENT = "new", "change", "comment"
+PROPOSAL_KINDS = {
+    NEW_INDICATOR: "A new indicator",
+    CHANGE_MEASURE: "A change to a commitment's or indicator's measure",
+    COMMENT: "A comment on an indicator",
+}
+ADOPTED, ADOPTED_CHANGED, NOT_ADOPTED, CONSIDERING = (
+    "adopted",
+    "adopted_with_changes",
+    "not_adopted",
+    "considering",
+)
+DECISION_LABELS = {
+    ADOPTED: "Adopted",
+    ADOPTED_CHANGED: "Adopted with changes",
+    NOT_ADOPTED: "Not adopted",
+    CONSIDERING: "Under consideration",
+}
+AGREE, DISAGREE, PASS = "agree", "disagree", "pass"
+VOTES = (AGREE, DISAGREE, PASS)
+
+
+class IndicatorProposal(Audited, Base):
+    """A proposal (or comment) on the outcomes framework's indicators, made by the public
+    through a consultation or put to the public by the portfolio office.
+
+    A public proposal is held until a moderator publishes it (with a reason either way);
+    a published one can be voted on and gets the office's recorded decision. No
+    personal data: the form asks for none and says so.
+    """
+
+    __tablename__ = "engagement_indicator_proposal"
+    __audit_type__ = "indicator_proposal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(
+        ForeignKey("engagement_consultation.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    # "indicator:ID" or "commitment:slug" for a change or comment; None for a new one.
+    about: Mapped[str | None] = mapped_column(String(120), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # "public" or "office"
+    moderation: Mapped[str] = mapped_column(String(20), default=HELD)
+    moderation_reason: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(30))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def audit_parent(self) -> tuple[str, str] | None:
+        return ("consultation", str(self.consultation_id))
+
+
+class ProposalVote(Base):
+    """Agree, disagree or pass (as Pol.is asks) on one published proposal, one per browser:
+    ``voter_hash`` is a keyed hash of the browser's anonymous form token, so a second
+    vote from the same browser replaces the first and nothing identifies the voter."""
+
+    __tablename__ = "engagement_proposal_vote"
+    __table_args__ = (UniqueConstraint("proposal_id", "voter_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("engagement_indicator_proposal.id", ondelete="CASCADE"), index=True
+    )
+    vote: Mapped[str] = mapped_column(String(10))
+    voter_hash: Mapped[str] = mapped_column(String(64))
+    voted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Subscriber(Base):
+    """A respondent who asked to be told when the partnership publishes its response.
+
+    The address must be read back to send the email, so it is encrypted (Fernet, with a
+    key derived from ``secret_key``), not hashed; ``email_hash`` finds it for erasure on
+    request. It is deleted once the email is sent, with its answer (withdrawal), and when
+    the retention period ends.
+    """
+
+    __tablename__ = "engagement_subscriber"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(
+        ForeignKey("engagement_consultation.id", ondelete="CASCADE"), index=True
+    )
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("engagement_response.id", ondelete="CASCADE"), unique=True
+    )
+    email_encrypted: Mapped[str] = mapped_column(Text)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -28,9 +28,9 @@ from healthycity.core.web import csrf
 from healthycity.core.web.rendering import render
 from healthycity.core.web.twins import Page, Table, twin_routes
 from healthycity.core.web.workspace import FORM_ERROR_STATUS, install, read_session, sessions
-from healthycity.engagement import guard, polls, results, service
+from healthycity.engagement import guard, mail, notify, polls, results, service
 from healthycity.engagement.models import DRAFT, STATUS_LABELS, Consultation
-from healthycity.engagement.questions import KIND_LABELS, field_name, read_answers
+from healthycity.engagement.questions import KIND_LABELS, FormLayout, field_name, read_answers
 
 router = APIRouter(include_in_schema=False)
 # Fixed paths under /consultations, mounted before "/consultations/{slug}" can take them.
@@ -139,6 +139,7 @@ def _form_page(
         field_name=field_name,
         honeypot=guard.HONEYPOT,
         titles={q["id"]: q["text"] for q in row.questions},
+        layout=FormLayout(row.questions),
     )
     return _with_cookie(request, response, token)
 
@@ -247,11 +248,12 @@ async def answer(request: Request, slug: str) -> Response:
         row = _public(session, slug)
         reason = _check(request, session, row, form)
         email_hash = None
+        wants_news = str(form.get("notify", "")) == "yes"
+        email = str(form.get("email", "")).strip().lower()
         if reason is None:
             try:
                 answers = read_answers(row.questions, form)
-                if row.confirm_email:
-                    email = str(form.get("email", "")).strip().lower()
+                if row.confirm_email or wants_news:
                     if not EMAIL.match(email):
                         raise Invalid({"email": "Enter your email address, like name@example.org"})
                     email_hash = hasher(request, "email")(email)
@@ -266,12 +268,18 @@ async def answer(request: Request, slug: str) -> Response:
             status, message = MESSAGES[reason]
             return _refused(request, row, reason, status, message)
         done = service.submit(
-            session, row, answers, receipt_hash=hasher(request, "receipt"), email_hash=email_hash
+            session,
+            row,
+            answers,
+            receipt_hash=hasher(request, "receipt"),
+            email_hash=email_hash if row.confirm_email else None,
         )
+        if wants_news and email_hash:
+            notify.subscribe(session, row, done.response_id, email, email_hash, secret(request))
         guard.count_attempt(session, row.id, address)
     mailed = False
     if done.confirm_token:
-        mailed = _send_confirmation(request, row, str(form.get("email", "")), done.confirm_token)
+        mailed = _send_confirmation(request, row, email, done.confirm_token)
     return render(
         request,
         "engagement/thanks.html",
@@ -280,18 +288,27 @@ async def answer(request: Request, slug: str) -> Response:
         receipt=done.receipt,
         needs_confirming=done.confirm_token is not None,
         mailed=mailed,
+        subscribed=wants_news,
     )
 
 
+def mailer_of(request: Request) -> mail.Mailer | None:
+    """The app's mailer (``app.state.engagement_mailer``), chosen by the mail settings."""
+    found = getattr(request.app.state, "engagement_mailer", None)
+    return found if callable(found) else None
+
+
 def _send_confirmation(request: Request, row: Consultation, email: str, token: str) -> bool:
-    """Hand the confirmation link to the app's mailer (``app.state.engagement_mailer``,
-    a callable ``(to, subject, body) -> None``). The address is used here and forgotten."""
-    mailer = getattr(request.app.state, "engagement_mailer", None)
-    if mailer is None:
-        return False
+    """Send the confirmation link. The address is used here and forgotten (only its
+    keyed hash is kept, to refuse a second confirmed answer)."""
     link = f"{request.base_url}consultations/{row.slug}/confirm?token={token}"
-    mailer(email.strip(), f"Confirm your answer to {row.title}", f"Confirm your answer: {link}")
-    return True
+    return mail.try_send(
+        mailer_of(request),
+        email,
+        f"Confirm your answer to {row.title}",
+        f"Confirm your answer: {link}\n\nIf you did not answer this consultation, ignore "
+        "this email: the answer will not count and will be erased.",
+    )
 
 
 @router.get("/consultations/{slug}/confirm", response_class=HTMLResponse)
@@ -423,7 +440,10 @@ def site_paths(session: Session) -> list[str]:
 
 
 def register(app: FastAPI) -> None:
-    """Mount the public consultation hub, answer form, results and polls."""
+    """Mount the public consultation hub, answer form, results and polls, and choose the
+    mailer from the mail settings (unless one was put on the app already)."""
     install(app)
+    if not hasattr(app.state, "engagement_mailer"):
+        app.state.engagement_mailer = mail.make_mailer(mail.MailSettings())
     app.include_router(fixed)
     app.include_router(router)

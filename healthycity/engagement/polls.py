@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from healthycity.core.errors import Invalid, NotFound
 from healthycity.engagement.models import PollSeries, PollWave
-from healthycity.engagement.schemas import PollSeriesIn, PollWaveIn
+from healthycity.engagement.schemas import PollFormIn, PollSeriesIn, PollWaveIn
 from healthycity.outcomes.stats import proportion
 
 BASIS_POINT = 0.01  # of a percentage point
@@ -163,3 +163,73 @@ def load_series(session: Session, body: dict[str, Any]) -> PollSeries:
         session.add(wave)
     session.flush()
     return row
+
+
+# ---------------------------------------------------------------- the workspace form
+
+
+def get_series_by_id(session: Session, series_id: int) -> PollSeries:
+    row = session.get(PollSeries, series_id)
+    if row is None:
+        raise NotFound(f"no poll series {series_id}")
+    return row
+
+
+def stored_waves(session: Session, series: PollSeries) -> list[PollWave]:
+    query = (
+        select(PollWave).where(PollWave.series_id == series.id).order_by(PollWave.fieldwork_start)
+    )
+    return list(session.scalars(query))
+
+
+def as_input(row: PollSeries) -> dict[str, Any]:
+    """The stored series as the workspace form takes it (waves as the form's lines)."""
+    from sqlalchemy.orm import object_session
+
+    from healthycity.engagement.schemas import WAVE_FIELDS, format_wave_lines
+
+    session = object_session(row)
+    found = stored_waves(session, row) if session is not None and row.id else []
+    values: dict[str, Any] = {name: getattr(row, name) for name in PollSeriesIn.model_fields}
+    values["waves"] = format_wave_lines([{k: getattr(w, k) for k in WAVE_FIELDS} for w in found])
+    return values
+
+
+def save_form(session: Session, row: PollSeries | None, data: PollFormIn) -> PollSeries:
+    """Create or change a series from the workspace form: the stored waves become exactly
+    the form's (each added, changed or removed wave is its own audited change)."""
+    clash = session.scalars(select(PollSeries).where(PollSeries.slug == data.slug)).first()
+    if clash is not None and (row is None or clash.id != row.id):
+        raise Invalid({"slug": f"another poll series already uses the address {data.slug}"})
+    if row is None:
+        row = PollSeries()
+        session.add(row)
+    for name in PollSeriesIn.model_fields:
+        setattr(row, name, getattr(data, name))
+    session.flush()
+    have = {w.fieldwork_start: w for w in stored_waves(session, row)}
+    wanted = {w.fieldwork_start for w in data.waves}
+    for start, wave in have.items():
+        if start not in wanted:
+            session.delete(wave)
+    session.flush()
+    for wave_in in data.waves:
+        wave = have.get(wave_in.fieldwork_start) or PollWave(series_id=row.id)
+        for name, value in wave_in.model_dump().items():
+            setattr(wave, name, value)
+        session.add(wave)
+    session.flush()
+    return row
+
+
+def update_form(session: Session, row: PollSeries, data: PollFormIn) -> None:
+    save_form(session, row, data)
+
+
+def remove(session: Session, row: PollSeries) -> None:
+    """Delete a series and its waves (each deletion audited, waves first)."""
+    for wave in stored_waves(session, row):
+        session.delete(wave)
+    session.flush()
+    session.delete(row)
+    session.flush()

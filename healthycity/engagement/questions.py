@@ -10,8 +10,9 @@ the same thing as a list. The syntax, fields separated by `` | ``::
 ``*`` marks a required question. ``options`` are the choices (single, multiple,
 ranking), the scale (rating, likert) or, for free text, the length limit. ``extra`` is
 the likert grid's statements. The last field shows the question only when another
-question was answered with that option: the form still shows it (no JavaScript needed)
-with a hint, and an answer given when the condition is not met is dropped.
+question was answered with that option: the form draws it inside that option, shown
+without JavaScript (with a hint) and revealed by the design system's script only when
+the option is chosen; an answer given when the condition is not met is dropped.
 
 `read_answers` turns a posted form into answers, refusing an unknown option, an
 over-long text or a missing required answer with a message per question.
@@ -20,6 +21,7 @@ over-long text or a missing required answer with a message per question.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -229,17 +231,48 @@ def _one(question: dict[str, Any], form: dict[str, Any]) -> Any:
     return picked[0] if picked else None
 
 
+@dataclass(frozen=True)
+class FormLayout:
+    """Where each question is drawn: a conditional question inside the option it depends
+    on (the design system's conditional reveal), the others in order; numbers follow the
+    order the office wrote them in."""
+
+    questions: list[dict[str, Any]]
+
+    @property
+    def top(self) -> list[dict[str, Any]]:
+        return [q for q in self.questions if not q.get("show_if")]
+
+    @property
+    def numbers(self) -> dict[str, int]:
+        return {q["id"]: n for n, q in enumerate(self.questions, start=1)}
+
+    def children(self, question_id: str) -> dict[str, list[dict[str, Any]]]:
+        """The questions shown under each option of ``question_id``."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for q in self.questions:
+            condition = q.get("show_if")
+            if condition and condition["question"] == question_id:
+                found.setdefault(condition["equals"], []).append(q)
+        return found
+
+
 def read_answers(questions: list[dict[str, Any]], form: dict[str, Any]) -> dict[str, Any]:
-    """Answers keyed by question id; `Invalid` names each question that was answered badly."""
+    """Answers keyed by question id; `Invalid` names each question that was answered badly.
+
+    A question whose condition is not met was hidden from a person using JavaScript (and
+    marked "answer only if" for one without), so whatever came for it is discarded
+    unread: it can neither be stored nor refuse the form.
+    """
     answers: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for question in questions:
+        if not _condition_met(question, answers):
+            continue
         try:
             value = _one(question, form)
         except ValueError as exc:
             errors[field_name(question)] = f"{question['text']}: {exc}"
-            continue
-        if not _condition_met(question, answers):
             continue
         if value is None:
             if question.get("required"):

@@ -41,6 +41,7 @@ class ConsultationIn(Input):
     privacy_notice: Prose
     retention_days: int = Field(ge=1, le=3650)
     confirm_email: Annotated[bool, BeforeValidator(_yes)] = False
+    co_production: Annotated[bool, BeforeValidator(_yes)] = False
     questions: Annotated[list[QuestionIn], BeforeValidator(_questions)] = Field(
         min_length=1, max_length=60
     )
@@ -91,4 +92,116 @@ class PollWaveIn(Input):
     def _dates(self) -> PollWaveIn:
         if self.fieldwork_end < self.fieldwork_start:
             raise ValueError("fieldwork must end on or after it starts")
+        return self
+
+
+WAVE_FIELDS = (
+    "fieldwork_start",
+    "fieldwork_end",
+    "sample_size",
+    "percent",
+    "weighting",
+    "design_effect",
+    "margin_of_error",
+)
+
+
+def parse_wave_lines(text: str) -> list[dict[str, Any]]:
+    """The workspace form's waves, one a line::
+
+        start | end | sample size | percent | weighting | design effect | margin of error
+
+    The last two may be left empty. Each line is validated here, so the message names
+    the line and the field (a form cannot point at the third wave of a list otherwise).
+    """
+    from pydantic import ValidationError
+
+    waves: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) < 5 or len(cells) > 7:
+            raise ValueError(
+                f"wave line {number}: write start | end | sample size | percent | weighting"
+                " | design effect | margin of error (the last two may be empty)"
+            )
+        item = {k: v for k, v in zip(WAVE_FIELDS, cells, strict=False) if v != ""}
+        try:
+            waves.append(PollWaveIn.model_validate(item).model_dump())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]).replace("_", " ") or "wave"
+            reason = "this is required" if first["type"] == "missing" else first["msg"]
+            reason = str(reason).removeprefix("Value error, ")
+            raise ValueError(f"wave line {number}: {field}: {reason}") from None
+    if not waves:
+        raise ValueError("give at least one wave of fieldwork")
+    return waves
+
+
+def format_wave_lines(waves: list[dict[str, Any]]) -> str:
+    """Waves back as the form's lines, so an edit starts from what is stored."""
+    lines = []
+    for wave in waves:
+        cells = ["" if wave.get(k) is None else str(wave[k]) for k in WAVE_FIELDS]
+        lines.append(" | ".join(cells).rstrip(" |"))
+    return "\n".join(lines)
+
+
+def _wave_lines(value: object) -> object:
+    return parse_wave_lines(value) if isinstance(value, str) else value
+
+
+class PollFormIn(PollSeriesIn):
+    """A series and all its waves, as the workspace form sends them: saving it makes the
+    stored waves exactly these (a line removed is a wave removed)."""
+
+    waves: Annotated[list[PollWaveIn], BeforeValidator(_wave_lines)] = Field(
+        min_length=1, max_length=200
+    )
+
+    @model_validator(mode="after")
+    def _distinct_waves(self) -> PollFormIn:
+        starts = [w.fieldwork_start for w in self.waves]
+        if len(set(starts)) != len(starts):
+            raise ValueError("two waves start on the same day; each wave needs its own start")
+        return self
+
+
+PROPOSAL_ABOUT_KINDS = ("indicator", "commitment")
+
+
+class ProposalIn(Input):
+    """A proposal on the outcomes framework, from the public form or the office.
+
+    A change or a comment names what it is about (``indicator:ID`` or
+    ``commitment:slug``); a new indicator may name the commitment it would measure.
+    """
+
+    kind: str
+    about: OptionalProse = None
+    title: str = Field(min_length=3, max_length=300)
+    description: str = Field(min_length=10, max_length=3000)
+
+    @model_validator(mode="after")
+    def _whole(self) -> ProposalIn:
+        from healthycity.engagement.models import NEW_INDICATOR, PROPOSAL_KINDS
+
+        if self.kind not in PROPOSAL_KINDS:
+            raise ValueError("choose what kind of proposal this is")
+        self.title = " ".join(self.title.split())
+        self.description = self.description.strip()
+        about = (self.about or "").strip()
+        if about:
+            kind, _, key = about.partition(":")
+            if kind not in PROPOSAL_ABOUT_KINDS or not key.strip() or len(about) > 120:
+                raise ValueError(
+                    "say what it is about as indicator:ID or commitment:slug, or leave it empty"
+                )
+            self.about = f"{kind}:{key.strip()}"
+        else:
+            self.about = None
+        if self.kind != NEW_INDICATOR and self.about is None:
+            raise ValueError("a change or a comment must say which indicator or commitment")
         return self

@@ -35,6 +35,7 @@ from healthycity.engagement.models import (
     Moderation,
     Response,
 )
+from healthycity.engagement.notify import forget_email, forget_responses
 from healthycity.engagement.questions import TEXT
 from healthycity.engagement.schemas import ConsultationIn
 
@@ -49,6 +50,7 @@ FIELDS = (
     "privacy_notice",
     "retention_days",
     "confirm_email",
+    "co_production",
 )
 RECEIPT_PREFIX = "HC-"
 
@@ -94,6 +96,9 @@ def as_input(row: Consultation) -> dict[str, Any]:
 
     values = {name: getattr(row, name) for name in FIELDS}
     values["questions"] = format_lines(row.questions)
+    # As the form's yes/no choices, so an edit starts from what is stored.
+    for name in ("confirm_email", "co_production"):
+        values[name] = "yes" if values[name] else "no"
     return values
 
 
@@ -190,6 +195,7 @@ class Submitted:
 
     receipt: str
     confirm_token: str | None
+    response_id: int
 
 
 def submit(
@@ -239,7 +245,7 @@ def submit(
                 )
             )
     session.flush()
-    return Submitted(receipt, confirm_token)
+    return Submitted(receipt, confirm_token, response.id)
 
 
 def confirmed_email_exists(session: Session, row: Consultation, email_hash: str) -> bool:
@@ -273,19 +279,27 @@ def by_receipt(session: Session, receipt_hash: str) -> Response:
 
 
 def withdraw(session: Session, response: Response) -> None:
-    """Delete the answer, its moderation and its place in every result."""
+    """Delete the answer, its moderation, any address left to be told, and its place in
+    every result."""
+    forget_responses(session, [response.id])
     session.execute(delete(Moderation).where(Moderation.response_id == response.id))
     session.delete(response)
     session.flush()
 
 
-def erase_email(session: Session, email_hash: str) -> int:
-    """Erasure on request: every answer given with this (hashed) email address."""
+def erase_email(session: Session, email_hash: str) -> tuple[int, int]:
+    """Erasure on request: every answer confirmed with this (hashed) email address, and
+    every address left to be told "you said, we did". Returns (answers, addresses).
+
+    An answer whose address was given only to be told is anonymous once the address is
+    gone, so it stays in the results; one confirmed with the address goes with it."""
     ids = list(session.scalars(select(Response.id).where(Response.email_hash == email_hash)))
+    addresses = forget_email(session, email_hash)
     if ids:
+        forget_responses(session, ids)
         session.execute(delete(Moderation).where(Moderation.response_id.in_(ids)))
         session.execute(delete(Response).where(Response.id.in_(ids)))
-    return len(ids)
+    return len(ids), addresses
 
 
 def counted(session: Session, row: Consultation) -> list[Response]:
@@ -370,6 +384,7 @@ def purge(session: Session, today: date | None = None) -> dict[str, int]:
             continue
         ids = list(session.scalars(select(Response.id).where(Response.consultation_id == row.id)))
         if ids:
+            forget_responses(session, ids)
             session.execute(delete(Moderation).where(Moderation.response_id.in_(ids)))
             session.execute(delete(Response).where(Response.id.in_(ids)))
             erased[row.slug] = len(ids)

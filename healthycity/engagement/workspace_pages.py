@@ -13,26 +13,29 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from healthycity.core import auth
 from healthycity.core.audit import snapshot
 from healthycity.core.auth import Principal
-from healthycity.core.errors import Invalid
+from healthycity.core.errors import Conflict, Invalid
 from healthycity.core.inputs import form_data
 from healthycity.core.web.records import FormField, RecordKind, api_router, form_router
-from healthycity.core.web.twins import Page, Table, twin_routes
+from healthycity.core.web.twins import Page, Table, json_response, twin_routes
 from healthycity.core.web.workspace import (
+    errors_from,
     install,
     read_session,
     see_other,
+    sessions,
     unit_of_work,
     viewer,
     writer,
     ws_page,
     ws_render,
 )
-from healthycity.engagement import guard, polls, schemas, service
+from healthycity.engagement import guard, notify, polls, schemas, service
 from healthycity.engagement.models import (
     CLOSED,
     DRAFT,
@@ -68,10 +71,6 @@ def _close(session: Any, row: Any, _data: Any, _p: Principal) -> None:
     service.close(session, row)
 
 
-def _respond(session: Any, row: Any, data: Any, _p: Principal) -> None:
-    service.respond(session, row, data.we_did)
-
-
 KIND = RecordKind(
     name=CONSULTATION,
     plural="consultations",
@@ -101,6 +100,12 @@ KIND = RecordKind(
             kind="select",
             options=(("no", "No"), ("yes", "Yes: one answer per confirmed email")),
         ),
+        FormField(
+            "co_production",
+            "Invite proposals on indicators",
+            kind="select",
+            options=(("no", "No"), ("yes", "Yes: the public may propose, comment and vote")),
+        ),
         FormField("questions", "Questions", kind="textarea", hint=QUESTIONS_HINT),
     ),
     parse_key=int,
@@ -115,11 +120,16 @@ KIND = RecordKind(
     return_url=lambda row: f"/workspace/consultations/{row.id}",
     title_of=lambda row: row.title,
     to_json=consultation_json,
-    form_to_input=lambda data: data | {"confirm_email": data.get("confirm_email", "no")},
+    form_to_input=lambda data: (
+        data
+        | {
+            "confirm_email": data.get("confirm_email", "no"),
+            "co_production": data.get("co_production", "no"),
+        }
+    ),
     actions={
         "publish": (auth.PUBLISH, _publish, None),
         "close": (auth.PUBLISH, _close, None),
-        "respond": (auth.PUBLISH, _respond, schemas.WeDidIn),
     },
 )
 
@@ -220,6 +230,8 @@ async def _step(request: Request, consultation_id: int, step: str) -> Response:
         message = (
             "; ".join(exc.errors.values()) if isinstance(exc, Invalid) else "write the response"
         )
+        if isinstance(exc, Conflict):
+            message = str(exc)
         return ws_render(
             request,
             "workspace/error.html",
@@ -228,7 +240,46 @@ async def _step(request: Request, consultation_id: int, step: str) -> Response:
             status_code=422,
             message=message,
         )
+    if step == "respond":
+        tell_respondents(request, consultation_id)
     return see_other(f"/workspace/consultations/{consultation_id}")
+
+
+def tell_respondents(request: Request, consultation_id: int) -> notify.Sent:
+    """After the response is committed: email those who asked to be told, each address
+    deleted once sent (a slow or failed mail server never holds up the response)."""
+    from healthycity.engagement.pages import mailer_of
+
+    with sessions(request)() as session, session.begin():
+        row = service.get(session, consultation_id)
+        return notify.tell(
+            session,
+            row,
+            mailer_of(request),
+            str(request.app.state.settings.secret_key),
+            str(request.base_url),
+        )
+
+
+@router.post("/api/v1/consultations/{consultation_id:int}/respond")
+async def respond_api(request: Request, consultation_id: int) -> Response:
+    """Publish "you said, we did" (JSON ``{"we_did": …}``) and tell who asked."""
+    principal = await writer(request)
+    auth.authorize(principal, auth.PUBLISH, CONSULTATION)
+    try:
+        body = await request.json()
+        data = schemas.WeDidIn.model_validate(body)
+    except ValidationError as exc:
+        raise Invalid(errors_from(exc)) from None
+    except ValueError:
+        raise Invalid("the request body must be a JSON object") from None
+    with unit_of_work(request, principal) as session:
+        row = service.get(session, consultation_id)
+        service.respond(session, row, data.we_did)
+    sent = tell_respondents(request, consultation_id)
+    with read_session(request) as session:
+        result = consultation_json(service.get(session, consultation_id))
+    return json_response(result | {"notified": sent.sent, "notify_failed": sent.failed})
 
 
 @router.post("/workspace/consultations/{consultation_id:int}/publish")
@@ -315,5 +366,5 @@ def register(app: FastAPI) -> None:
     """Mount the consultations' forms, JSON API and workspace pages, and poll loading."""
     install(app)
     app.include_router(form_router((KIND,)))
+    app.include_router(router)  # before the generic API: "respond" is answered here
     app.include_router(api_router((KIND,)))
-    app.include_router(router)

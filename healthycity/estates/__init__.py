@@ -10,8 +10,10 @@ MODULE = Module(
     models=("healthycity.estates.models",),
     web=(
         "healthycity.estates.pages",
+        "healthycity.estates.condition_pages",
         "healthycity.estates.api",
         "healthycity.estates.disposal_pages",
+        "healthycity.estates.hand_site_pages",
     ),
     cli="healthycity.estates.cli",
     templates=True,

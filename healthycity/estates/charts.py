@@ -168,3 +168,73 @@ def receipts_bars(rows: Sequence[dict[str, Any]]) -> Spec:
             },
         },
     }
+
+
+# Oldest darkest, newest lightest: a single-hue ramp reads as age at a glance.
+AGE_COLOURS = [
+    "#e8f1fb",
+    "#c6dbef",
+    "#9ecae1",
+    "#6baed6",
+    "#4292c6",
+    "#2171b5",
+    "#08519c",
+    "#08306b",
+    "#041f47",
+]
+
+
+def age_bars(rows: Sequence[dict[str, Any]], bands: Sequence[str]) -> Spec:
+    """Stacked horizontal bars: the share of floor area built in each age band, per place.
+    ``rows`` carry ``place``, ``band``, ``band_order`` and ``pct``; ``bands`` newest first."""
+    colours = (AGE_COLOURS * 2)[: len(bands)]
+    return {
+        "width": WIDTH,
+        "height": {"step": 26},
+        "data": {"values": [r | {"pct": r["pct"] or 0} for r in rows]},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "y": {"field": "place", "type": "nominal", "title": None, "sort": None},
+            "x": {
+                "field": "pct",
+                "type": "quantitative",
+                "title": "Share of floor area (%)",
+                "scale": {"domain": [0, 100]},
+            },
+            "color": {
+                "field": "band",
+                "type": "nominal",
+                "sort": list(bands),
+                "scale": {"domain": list(bands), "range": colours},
+                "legend": {"title": "Built", "orient": "bottom", "columns": 5},
+            },
+            "order": {"field": "band_order", "type": "ordinal"},
+        },
+    }
+
+
+INVESTMENT_KINDS = ["backlog (all risk categories)", "investment to reduce backlog"]
+
+
+def investment_bars(rows: Sequence[dict[str, Any]]) -> Spec:
+    """Paired bars (£m) per place: the backlog of the trusts that reported investment, and
+    the year's investment to reduce it. ``rows`` carry ``place``, ``kind`` and ``pounds``."""
+    values = [r | {"millions": (r["pounds"] or 0) / 1e6} for r in rows]
+    return {
+        "width": WIDTH,
+        "height": {"step": 14},
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "y": {"field": "place", "type": "nominal", "title": None, "sort": None},
+            "yOffset": {"field": "kind", "sort": INVESTMENT_KINDS},
+            "x": {"field": "millions", "type": "quantitative", "title": "£ million"},
+            "color": {
+                "field": "kind",
+                "type": "nominal",
+                "sort": INVESTMENT_KINDS,
+                "scale": {"domain": INVESTMENT_KINDS, "range": [BAND_COLOURS[0], NHS_BLUE]},
+                "legend": {"title": None, "orient": "bottom"},
+            },
+        },
+    }

@@ -86,6 +86,26 @@ RUNNING_COSTS = (
 AGE_PREFIX = "Age profile - "
 AGE_TOTAL = "Age profile - total (must equal 100%) (%)"
 BACKLOG_BANDS = ("high", "significant", "moderate", "low")
+# The build-date bands of the age profile, newest first, under one name across the years.
+# ERIC's newest band moved: 2013/14 has "2005 to present" (built by 2014, so 2005–2014);
+# 2014/15 adds "2015 to present" and names "2005 to 2014"; from 2015/16 the newest is
+# "2015 to 2024". Each published label maps to the band it covers.
+AGE_BANDS = (
+    "2015 onwards",
+    "2005 to 2014",
+    "1995 to 2004",
+    "1985 to 1994",
+    "1975 to 1984",
+    "1965 to 1974",
+    "1955 to 1964",
+    "1948 to 1954",
+    "pre 1948",
+)
+AGE_BAND_OF: dict[str, str] = {band: band for band in AGE_BANDS} | {
+    "2005 to present": "2005 to 2014",
+    "2015 to present": "2015 onwards",
+    "2015 to 2024": "2015 onwards",
+}
 
 _IDENTITY = (ORG_CODE, ORG_NAME, REGION, ORG_TYPE)
 _BACKLOG = tuple(FIGURES[f"backlog_{band}"] for band in BACKLOG_BANDS)

@@ -37,7 +37,7 @@ from healthycity.estates.models import (
     EstatesReturn,
     EstatesSite,
 )
-from healthycity.estates.register import apply_locations, apply_lookup
+from healthycity.estates.register import apply_locations, apply_lookup, apply_pfi_tenure
 
 _PENNY = Decimal("0.01")
 # Units that mark a published numeric column; money is the one the issue insists on.
@@ -348,5 +348,8 @@ def load(
             apply_lookup(session, item.rows, result, tick)
         else:
             apply_locations(session, item.rows, result, tick)
+        session.flush()
+    if any(p.layout == PFI for p in parsed):
+        apply_pfi_tenure(session, result)
         session.flush()
     return result

@@ -135,3 +135,44 @@ def quartiles(values: Array) -> tuple[float, float, float] | None:
         return None
     q1, median, q3 = np.percentile(known, [25, 50, 75])
     return float(q1), float(median), float(q3)
+
+
+def age_profile(
+    gia: Array, shares: dict[str, Array], groups: Groups, n: int
+) -> tuple[dict[str, Array], Array]:
+    """Floor area built in each age band per group, and the floor area those figures cover.
+
+    ERIC's age profile is each site's percentage of gross internal floor area built in a
+    band. Each is turned back into m² with the site's own floor area, summed per group,
+    then shared out over the summed floor area of the sites that reported a profile, so
+    a group's profile weighs each site by its size (not an average of percentages). A
+    site with no floor area or no band reported is left out of both sides.
+    """
+    reported = np.zeros(gia.shape, dtype=bool)
+    areas: dict[str, Array] = {}
+    for band, pct in shares.items():
+        m2 = share_m2(gia, pct)
+        reported |= ~np.isnan(m2)
+        areas[band] = m2
+    covered = np.where(reported, gia, np.nan)
+    return {b: group_sum(a, groups, n) for b, a in areas.items()}, group_sum(covered, groups, n)
+
+
+def share_of(part: Array, whole: Array) -> Array:
+    """``part / whole`` where the whole is positive (NaN otherwise): a share of sums."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(whole > 0, part / whole, np.nan)
+
+
+def investment_against_backlog(
+    investment: Array, backlog: Array, groups: Groups, n: int
+) -> tuple[Array, Array, Array]:
+    """Investment to reduce backlog, the backlog it is set against, and their ratio, per
+    group of trusts: Σ investment / Σ backlog over the trusts that reported both (a trust
+    that reported no investment does not dilute the others' ratio). Investment is a
+    trust-level ERIC figure (the year's spend), backlog the trust's sites' total cost to
+    eradicate; the ratio says what share of the backlog one year's spending would clear."""
+    both = ~np.isnan(investment) & ~np.isnan(backlog)
+    spent = group_sum(np.where(both, investment, np.nan), groups, n)
+    against = group_sum(np.where(both, backlog, np.nan), groups, n)
+    return group_sum(investment, groups, n), against, share_of(spent, against)

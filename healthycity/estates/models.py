@@ -216,3 +216,59 @@ class DisposalStage(Audited, Base):
 
     def audit_parent(self) -> tuple[str, str] | None:
         return ("disposal", str(self.disposal_id))
+
+
+# ------------------------------------------------------------------- sites added by hand
+
+GP_PREMISES, NHS_PROPERTY_SERVICES, COMMUNITY_HEALTH_PARTNERSHIPS, OTHER = (
+    "gp_premises",
+    "nhs_property_services",
+    "community_health_partnerships",
+    "other",
+)
+HAND_SITE_KINDS: dict[str, str] = {
+    GP_PREMISES: "GP premises",
+    NHS_PROPERTY_SERVICES: "NHS Property Services site",
+    COMMUNITY_HEALTH_PARTNERSHIPS: "Community Health Partnerships (LIFT) site",
+    OTHER: "Other site ERIC does not cover",
+}
+TENURES: dict[str, str] = {
+    "owned": "Owned",
+    "leased": "Leased",
+    "pfi": "PFI",
+    "nhs_property_services": "NHS Property Services",
+}
+
+
+class HandSite(Audited, Base):
+    """A site the estates team adds by hand because ERIC does not cover it.
+
+    ERIC is filed by trusts for the sites they occupy or own; GP premises and the
+    buildings NHS Property Services or Community Health Partnerships hold are outside
+    it, yet they are part of each sub-region's estate. These entries stand beside the
+    returns, never mixed into ERIC's figures: they are marked as entered by hand, with
+    who added and last changed them and when, and must name their source.
+    """
+
+    __tablename__ = "estates_hand_site"
+    __audit_type__ = "estate_site"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))
+    ods_code: Mapped[str | None] = mapped_column(String(10))
+    holder: Mapped[str | None] = mapped_column(String(300))
+    tenure: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(500))
+    postcode: Mapped[str | None] = mapped_column(String(10))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    subregion: Mapped[str] = mapped_column(String(8), index=True)
+    gia_m2: Mapped[Decimal | None] = mapped_column(Area)
+    source: Mapped[str] = mapped_column(String(500))
+    notes: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -22,9 +22,12 @@ from healthycity.core.web.twins import Page, Table, twin_routes
 from healthycity.core.web.workspace import install, read_session
 from healthycity.estates import charts, service
 from healthycity.estates.disposal_pages import public_pipeline, receipts_chart, receipts_table
+from healthycity.estates.hand_site_pages import hand_table, public_entries
 from healthycity.estates.measures import EMPTY_UNDER_USED_TARGET_PCT, NON_CLINICAL_TARGET_PCT
 from healthycity.estates.models import EstatesSite
 from healthycity.estates.tables import FIGURE_COLUMNS, figure_row, summary_table, trend_table
+from healthycity.geography.service import local_authority_codes
+from healthycity.outcomes.boundaries import boundaries_or_shipped
 
 router = APIRouter(include_in_schema=False)
 BANDS = charts.BAND_ORDER
@@ -41,11 +44,11 @@ class Chart:
     table: Table
 
 
-def _chart(name: str, title: str, description: str, spec: dict[str, Any], table: Table) -> Chart:
+def chart_of(name: str, title: str, description: str, spec: dict[str, Any], table: Table) -> Chart:
     return Chart(name, title, description, render_svg(spec, description), table)
 
 
-def _band_rows(label: str, places: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def band_rows(label: str, places: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {label: place, "band": band, "band_order": i, "pounds": entry["backlog"][band]}
         for place, entry in places.items()
@@ -53,7 +56,7 @@ def _band_rows(label: str, places: dict[str, dict[str, Any]]) -> list[dict[str, 
     ]
 
 
-def _year(session: Session, asked: str | None) -> str:
+def pick_year(session: Session, asked: str | None) -> str:
     known = service.years(session)
     if asked is None:
         if not known:
@@ -64,12 +67,12 @@ def _year(session: Session, asked: str | None) -> str:
     return asked
 
 
-def _boundaries(session: Session) -> list[dict[str, Any]]:
-    """London's borough outlines, if a boundary file has been loaded."""
-    from healthycity.outcomes.boundary_models import AreaBoundary
-
-    found = session.scalars(select(AreaBoundary).where(AreaBoundary.area_code.like("E09%")))
-    return [{"type": "Feature", "geometry": b.geometry, "properties": {}} for b in found]
+def _boundaries(session: Session) -> tuple[list[dict[str, Any]], str]:
+    """The city's borough outlines (loaded, or the ones the package ships) and where they
+    came from, asked of geography (which boroughs) and outcomes (their outlines)."""
+    shapes, source = boundaries_or_shipped(session, local_authority_codes(session))
+    features = [{"type": "Feature", "geometry": g, "properties": {}} for g in shapes.values()]
+    return features, source
 
 
 def _site_points(session: Session, year: str) -> Table:
@@ -104,8 +107,11 @@ def _map(session: Session, year: str) -> Chart:
         "sized by its backlog maintenance cost and coloured by sub-region. Aggregated small "
         "sites have no location and are not shown."
     )
-    spec = charts.site_map(points, _boundaries(session))
-    return _chart("sites", "London NHS sites by backlog", description, spec, table)
+    outlines, source = _boundaries(session)
+    if outlines:
+        description += f" Borough outlines drawn behind. {source}".rstrip()
+    spec = charts.site_map(points, outlines)
+    return chart_of("sites", "London NHS sites by backlog", description, spec, table)
 
 
 def _london_charts(
@@ -113,9 +119,9 @@ def _london_charts(
 ) -> list[Chart]:
     year = data["year"]
     places = {v["name"]: v for v in data["subregions"].values()}
-    by_band = _band_rows("place", places)
+    by_band = band_rows("place", places)
     top = max(data["subregions"].items(), key=lambda kv: kv[1]["backlog_total"] or 0, default=None)
-    bars = _chart(
+    bars = chart_of(
         "backlog-by-subregion",
         f"Backlog by risk band and sub-region, {year}",
         f"Stacked bars of backlog maintenance cost by risk band for each sub-region in {year}."
@@ -126,8 +132,8 @@ def _london_charts(
             [[r["place"], r["band"], r["pounds"]] for r in by_band],
         ),
     )
-    trend_rows = _band_rows("year", {t["year"]: t for t in trend})
-    over_time = _chart(
+    trend_rows = band_rows("year", {t["year"]: t for t in trend})
+    over_time = chart_of(
         "backlog-trend",
         "London's backlog by risk band, year by year",
         f"Stacked columns of London's backlog maintenance cost by risk band for "
@@ -143,7 +149,7 @@ def _london_charts(
         for v in data["subregions"].values()
         if v["empty_under_used_pct"] is not None
     ]
-    surplus = _chart(
+    surplus = chart_of(
         "empty-under-used",
         f"Empty and under-used floor space by sub-region, {year}",
         f"Bars of empty plus under-used floor space as a share of floor area for each "
@@ -174,15 +180,17 @@ def estates_home(request: Request, year: str | None = None) -> Page:
     with read_session(request) as session:
         years = service.years(session)
         pipeline, receipts = public_pipeline(session)
+        hand = public_entries(session)
         pipeline_context = {
             "receipts": receipts,
             "receipts_chart": receipts_chart(receipts) if pipeline else None,
+            "hand_sites": hand,
         }
         if not years:
             return Page(
-                "estates/empty.html", "London's NHS estate", context=_about() | pipeline_context
+                "estates/empty.html", "London's NHS estate", context=about() | pipeline_context
             )
-        chosen = _year(session, year)
+        chosen = pick_year(session, year)
         data = service.summary(session, chosen)
         trend = service.trend(session)
         found = _london_charts(session, data, trend)
@@ -192,17 +200,23 @@ def estates_home(request: Request, year: str | None = None) -> Page:
     return Page(
         "estates/home.html",
         f"London's NHS estate, {chosen}",
-        context=_about()
+        context=about()
         | pipeline_context
         | {"data": data, "year": chosen, "years": years, "charts": found, "ranked": ranked},
-        data=data | {"trend": trend, "receipts": receipts_twin.records()},
+        data=data
+        | {
+            "trend": trend,
+            "receipts": receipts_twin.records(),
+            "hand_sites": hand_table(hand).records(),
+        },
         table=summary_table(data),
-        tables=tables | {"organisations": ranked, "receipts": receipts_twin},
+        tables=tables
+        | {"organisations": ranked, "receipts": receipts_twin, "hand-sites": hand_table(hand)},
         filename=f"estates-{chosen}",
     )
 
 
-def _about() -> dict[str, Any]:
+def about() -> dict[str, Any]:
     return {
         "caveat": service.CAVEAT,
         "attribution": service.ATTRIBUTION,
@@ -220,14 +234,14 @@ def organisation_page(request: Request, code: str, year: str | None = None) -> P
         history = service.organisation_years(session, code)
         if not history:
             raise NotFound(f"{code} has filed no site returns")
-        chosen = _year(session, year) if year else history[-1]["year"]
+        chosen = pick_year(session, year) if year else history[-1]["year"]
         sites = service.sites_of(session, code, chosen)
         predecessors = [
             o.code
             for o in session.scalars(select(type(org)).where(type(org).successor_code == code))
         ]
-    trend_rows = _band_rows("year", {h["year"]: h for h in history})
-    chart = _chart(
+    trend_rows = band_rows("year", {h["year"]: h for h in history})
+    chart = chart_of(
         "backlog-trend",
         f"{org.name}: backlog by risk band, year by year",
         f"Stacked columns of {org.name}'s backlog maintenance cost by risk band for each "
@@ -267,7 +281,7 @@ def organisation_page(request: Request, code: str, year: str | None = None) -> P
     return Page(
         "estates/organisation.html",
         org.name,
-        context=_about()
+        context=about()
         | {
             "org": org,
             "history": history,
@@ -333,6 +347,7 @@ def site_page(request: Request, org_code: str, site_code: str) -> Page:
         "postcode": site.postcode,
         "latitude": site.latitude,
         "longitude": site.longitude,
+        "tenure": site.tenure,
         "subregion": site.subregion or org.subregion,
         "returns": table.records(),
         "source": service.ATTRIBUTION,
@@ -343,7 +358,7 @@ def site_page(request: Request, org_code: str, site_code: str) -> Page:
         f"{site.name} ({org.name})"
         if not site.is_aggregate
         else f"{org.name}: aggregated small sites",
-        context=_about() | {"site": site, "org": org, "table": table},
+        context=about() | {"site": site, "org": org, "table": table},
         data=data,
         table=table,
         filename=f"estates-{org_code}-{site_code}",
@@ -353,9 +368,10 @@ def site_page(request: Request, org_code: str, site_code: str) -> Page:
 def site_paths(session: Session) -> list[str]:
     """The public estates URLs for the static site: the London page, every organisation
     with site returns and every site."""
-    paths = ["/estates", "/estates/disposals"]
+    paths = ["/estates", "/estates/disposals", "/estates/hand-sites"]
     if not service.years(session):
         return paths
+    paths += ["/estates/backlog", "/estates/age-profile"]
     codes = sorted(
         {r.org.code for y in service.years(session) for r in service.site_rows(session, y)}
     )

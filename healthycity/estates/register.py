@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from healthycity.core.errors import Invalid, NotFound
-from healthycity.estates.models import EstatesOrganisation, EstatesSite
+from healthycity.estates.models import PFI, EstatesOrganisation, EstatesReturn, EstatesSite
 
 if TYPE_CHECKING:
     from healthycity.estates.loading import LoadResult
@@ -30,6 +30,10 @@ SUBREGIONS: dict[str, str] = {
     "SWL": "South West London",
 }
 MULTI, LONDON_WIDE = "MULTI", "LONDON"
+# The one tenure ERIC tells: a site its PFI sheet lists holds a PFI scheme. (Owned,
+# leased and NHS Property Services are not in ERIC per site; the 2016/17 trust sheet
+# counts NHS Property Services leases but does not name the sites.)
+PFI_TENURE = "PFI"
 # When each predecessor trust joined its successor (the lookup gives only the successor).
 MERGED_ON: dict[str, date] = {
     "RVL": date(2014, 7, 1),  # Barnet and Chase Farm acquired by Royal Free
@@ -130,3 +134,19 @@ def allocate(session: Session, org_code: str, site_code: str, subregion: str) ->
         raise NotFound(f"no site {site_code} of {org_code}")
     site.subregion = subregion
     return site
+
+
+def apply_pfi_tenure(session: Session, result: LoadResult) -> None:
+    """Mark the sites ERIC's PFI sheets list (any year loaded) as PFI, where no tenure is
+    known yet; aggregates are never given one. Idempotent: a second load changes nothing."""
+    schemes = set(
+        session.execute(
+            select(EstatesReturn.org_code, EstatesReturn.site_code).where(
+                EstatesReturn.level == PFI
+            )
+        ).tuples()
+    )
+    for site in session.scalars(select(EstatesSite).where(EstatesSite.is_aggregate.is_(False))):
+        if site.tenure is None and (site.org_code, site.site_code) in schemes:
+            site.tenure = PFI_TENURE
+            result.updated += 1

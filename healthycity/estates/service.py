@@ -30,6 +30,7 @@ from healthycity.estates.models import (
     EstatesSite,
 )
 from healthycity.estates.register import SUBREGIONS
+from healthycity.geography.service import sub_region_codes
 
 CAVEAT = (
     "Trusts report these figures themselves; NHS Digital does not check or correct them, "
@@ -132,22 +133,24 @@ def pounds(pence: float) -> int | float | None:
     return whole // 100 if whole % 100 == 0 else float(Decimal(whole) / 100)
 
 
-def _number(value: float, places: int = 2) -> int | float | None:
+def number(value: float, places: int = 2) -> int | float | None:
+    """A figure as JSON shows it: None for NaN, an int when whole, else rounded."""
     if math.isnan(value):
         return None
     number = float(value)
     return int(number) if number.is_integer() else round(number, places)
 
 
-def _pct(value: float) -> float | None:
+def percent(value: float) -> float | None:
+    """A fraction as a percentage to two places (None for NaN)."""
     return None if math.isnan(value) else round(float(value) * 100.0, 2)
 
 
 def describe(found: dict[str, m.Array], i: int) -> dict[str, Any]:
     """Group ``i``'s measures as plain figures (the shape of the summary's entries)."""
     backlog = {b: pounds(found[f"backlog_{b}"][i]) for b in m.BANDS}
-    non_clinical = _pct(found["non_clinical_share"][i])
-    surplus = _pct(found["empty_under_used_share"][i])
+    non_clinical = percent(found["non_clinical_share"][i])
+    surplus = percent(found["empty_under_used_share"][i])
     return {
         "backlog": backlog
         | {
@@ -156,26 +159,26 @@ def describe(found: dict[str, m.Array], i: int) -> dict[str, Any]:
             "critical_infrastructure_risk": pounds(found["critical_infrastructure_risk"][i]),
         },
         "backlog_total": pounds(found["backlog_total"][i]),
-        "gross_internal_floor_area_m2": _number(found["gia_m2"][i]),
-        "backlog_per_m2": _number(found["backlog_per_m2"][i] / 100.0),
-        "high_significant_backlog_per_m2": _number(found["high_significant_per_m2"][i] / 100.0),
-        "empty_m2": _number(found["empty_m2"][i], 0),
-        "under_used_m2": _number(found["under_used_m2"][i], 0),
-        "empty_under_used_m2": _number(found["empty_under_used_m2"][i], 0),
-        "empty_pct": _pct(found["empty_share"][i]),
-        "under_used_pct": _pct(found["under_used_share"][i]),
+        "gross_internal_floor_area_m2": number(found["gia_m2"][i]),
+        "backlog_per_m2": number(found["backlog_per_m2"][i] / 100.0),
+        "high_significant_backlog_per_m2": number(found["high_significant_per_m2"][i] / 100.0),
+        "empty_m2": number(found["empty_m2"][i], 0),
+        "under_used_m2": number(found["under_used_m2"][i], 0),
+        "empty_under_used_m2": number(found["empty_under_used_m2"][i], 0),
+        "empty_pct": percent(found["empty_share"][i]),
+        "under_used_pct": percent(found["under_used_share"][i]),
         "empty_under_used_pct": surplus,
         "meets_carter_empty_under_used": None
         if surplus is None
         else surplus <= m.EMPTY_UNDER_USED_TARGET_PCT,
-        "not_functionally_suitable_pct": _pct(found["not_suitable_share"][i]),
+        "not_functionally_suitable_pct": percent(found["not_suitable_share"][i]),
         "non_clinical_pct": non_clinical,
         "meets_carter_non_clinical": None
         if non_clinical is None
         else non_clinical <= m.NON_CLINICAL_TARGET_PCT,
-        "land_owned_ha": _number(found["land_owned_ha"][i]),
-        "land_not_delivering_services_ha": _number(found["land_not_delivering_ha"][i]),
-        "running_cost_per_m2": _number(found["running_cost_per_m2"][i] / 100.0),
+        "land_owned_ha": number(found["land_owned_ha"][i]),
+        "land_not_delivering_services_ha": number(found["land_not_delivering_ha"][i]),
+        "running_cost_per_m2": number(found["running_cost_per_m2"][i] / 100.0),
         "sites": int(found["sites"][i]),
     }
 
@@ -236,8 +239,11 @@ def summary(session: Session, year: str) -> dict[str, Any]:
         entry |= {"name": org.name, "subregion": org.subregion, "successor": org.successor_code}
         spent = investment.get(code)
         entry["backlog_investment"] = None if spent is None else pounds(float(spent) * 100)
+    ons = sub_region_codes(session)
     for code, entry in subregions.items():
         entry["name"] = SUBREGIONS.get(code, code)
+        # The ONS code (E54…, the STP's and later the ICB's) where the loaded pack has it.
+        entry["ons_code"] = ons.get(code)
     return {
         "year": year,
         "london": by(london, ["london"] * len(london))["london"],

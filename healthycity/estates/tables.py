@@ -48,15 +48,28 @@ def figure_row(entry: dict[str, Any]) -> list[Any]:
 
 
 def summary_table(data: dict[str, Any]) -> Table:
-    """London, then each sub-region, then each organisation, for the summary's year."""
+    """London, then each sub-region, then each organisation, for the summary's year.
+    ``ons_code`` is a sub-region's E54 code where the pack gives one (ODS codes are
+    ``code``)."""
     rows: list[list[Any]] = [
-        [data["year"], "london", "LONDON", "London", *figure_row(data["london"])]
+        [data["year"], "london", "LONDON", None, "London", *figure_row(data["london"])]
     ]
     for code, entry in data["subregions"].items():
-        rows.append([data["year"], "subregion", code, entry.get("name"), *figure_row(entry)])
+        rows.append(
+            [
+                data["year"],
+                "subregion",
+                code,
+                entry.get("ons_code"),
+                entry.get("name"),
+                *figure_row(entry),
+            ]
+        )
     for code, entry in data["organisations"].items():
-        rows.append([data["year"], "organisation", code, entry.get("name"), *figure_row(entry)])
-    return Table(["year", "scope", "code", "name", *FIGURE_COLUMNS], rows)
+        rows.append(
+            [data["year"], "organisation", code, None, entry.get("name"), *figure_row(entry)]
+        )
+    return Table(["year", "scope", "code", "ons_code", "name", *FIGURE_COLUMNS], rows)
 
 
 def trend_table(trend: list[dict[str, Any]]) -> Table:

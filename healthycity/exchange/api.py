@@ -142,6 +142,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             "interaction": [
                 {"code": "create"},
                 {"code": "read"},
+                {"code": "vread"},
                 {"code": "update"},
                 {"code": "search-type"},
             ],

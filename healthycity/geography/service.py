@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from healthycity.geography.models import (
+    LOCAL_AUTHORITY,
     REGION,
     SUB_REGION,
     Area,
@@ -77,6 +78,27 @@ def sub_region_names(session: Session) -> dict[str, str]:
     """Sub-region code → name (North Central London…)."""
     rows = session.scalars(select(Area).where(Area.area_type == SUB_REGION).order_by(Area.name))
     return {a.code: a.name for a in rows}
+
+
+def sub_region_codes(session: Session) -> dict[str, str]:
+    """Sub-region short code (NCL) → its ONS code (E54000028), as the pack gives them."""
+    rows = session.execute(
+        select(Area.short_code, Area.code).where(
+            Area.area_type == SUB_REGION, Area.short_code.is_not(None)
+        )
+    )
+    return {short: code for short, code in rows if short}
+
+
+def local_authority_codes(session: Session) -> list[str]:
+    """The codes of the pack's local authorities (London's boroughs), in order."""
+    return list(
+        session.scalars(
+            select(Area.code)
+            .where(Area.area_type == LOCAL_AUTHORITY, Area.pack_id.is_not(None))
+            .order_by(Area.code)
+        )
+    )
 
 
 def area_names(session: Session) -> dict[str, str]:

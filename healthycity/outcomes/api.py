@@ -25,37 +25,42 @@ from healthycity import __version__
 from healthycity.core.web import api_docs
 from healthycity.geography.models import Area
 from healthycity.geography.service import DEFAULT_CITY, ENGLAND, city_code
-from healthycity.outcomes import api_models as am
+from healthycity.outcomes import api_params as ap
 from healthycity.outcomes import models as m
 from healthycity.outcomes import queries as q
 from healthycity.outcomes.api_models import (
-    COMPARISON_HELP,
-    DEFAULT_PAGE,
-    NOT_FOUND,
-    PREFIX,
-    AreaCode,
     AreaDetail,
     AreaOut,
     ComparisonRow,
     ComparisonsOut,
+    DataKind,
     DataOut,
     IndicatorDetail,
-    IndicatorId,
     IndicatorOut,
     Link,
     ObservationOut,
     ProfileRow,
     ProgressOut,
-    Slug,
     StatusOut,
     TargetOut,
     ThemeOut,
     TrendOut,
     area_out,
     indicator_out,
+    refusals,
+)
+from healthycity.outcomes.api_params import (
+    COMPARISON_HELP,
+    DEFAULT_PAGE,
+    PREFIX,
+    AreaCode,
+    AspirationSlug,
+    CommitmentSlug,
+    IndicatorId,
     page_links,
 )
 from healthycity.outcomes.compare import Choice, plan
+from healthycity.outcomes.dashboard.words import judged_words, source_note
 
 router = APIRouter(prefix=PREFIX)
 
@@ -97,9 +102,57 @@ def _breakdown(session: Session, indicator_id: str, sex: str | None, age: str | 
 # ------------------------------------------------------------------------- routes
 
 
-@router.get("/status", response_model=StatusOut, summary="When the data last changed")
+def _calls(*paths: str) -> dict[str, Any]:
+    """Example calls for the reference page, each a link that runs it (``x-example-calls``
+    in the OpenAPI document; a test calls every one and expects 200)."""
+    return {"x-example-calls": [f"{PREFIX}{p}" for p in paths]}
+
+
+def _kinds(session: Session) -> dict[str, DataKind]:
+    """Each indicator's kind of data: published when any figure is real, illustrative
+    when all are generated (the rule of the banner's count, ``queries.real_data``)."""
+    found: dict[str, DataKind] = {}
+    for indicator_id, illustrative in session.execute(
+        select(m.Observation.indicator_id, m.Observation.illustrative).distinct()
+    ):
+        if not illustrative:
+            found[indicator_id] = "published"
+        else:
+            found.setdefault(indicator_id, "illustrative")
+    return found
+
+
+def _judged(judgement: q.Judgement | None) -> dict[str, Any]:
+    """A judgement's fields as every comparing response carries them."""
+    if judgement is None:
+        return {
+            "comparison": "not compared",
+            "comparison_label": "not compared",
+            "as_published": False,
+            "published_comparison": None,
+        }
+    return {
+        "comparison": judgement.outcome,
+        "comparison_label": judgement.label,
+        "as_published": judgement.as_published,
+        "published_comparison": judgement.published if judgement.as_published else None,
+    }
+
+
+def _note(point: q.Point | None) -> str | None:
+    return source_note(point) or None
+
+
+@router.get(
+    "/status",
+    response_model=StatusOut,
+    summary="When the data last changed",
+    response_description="How fresh the data are and how many figures are real",
+    openapi_extra=_calls("/status"),
+)
 def status(request: Request) -> StatusOut:
-    """Whether the data are illustrative, and when they were last loaded."""
+    """Whether any data are illustrative, when data were last loaded, and how many of the
+    indicators show published figures (the banner's "N of M")."""
     with _session(request) as session:
         found = q.data_status(session)
     return StatusOut(
@@ -108,19 +161,30 @@ def status(request: Request) -> StatusOut:
         real_observations=found.real_observations,
         illustrative_observations=found.illustrative_observations,
         releases=found.releases,
+        published_indicators=found.real_indicators,
+        indicators=found.indicators,
     )
 
 
-@router.get("/indicators", response_model=list[IndicatorOut], summary="Every indicator")
+@router.get(
+    "/indicators",
+    response_model=list[IndicatorOut],
+    summary="Every indicator",
+    response_description="The indicators, by ID, each saying whether its data are published "
+    "or illustrative",
+    responses=refusals(),
+    openapi_extra=_calls("/indicators", "/indicators?aspiration=healthy-start"),
+)
 def indicators(
     request: Request,
-    aspiration: am.AspirationFilter = None,
-    commitment: am.CommitmentFilter = None,
+    aspiration: ap.AspirationFilter = None,
+    commitment: ap.CommitmentFilter = None,
 ) -> list[IndicatorOut]:
     """The catalogue and every indicator loaded from a file, optionally those linked to
-    one aspiration or commitment."""
+    one aspiration or commitment (an unknown slug lists none)."""
     with _session(request) as session:
         links = _links(session)
+        kinds = _kinds(session)
         rows = session.scalars(select(m.Indicator).order_by(m.Indicator.id)).all()
         found = []
         for row in rows:
@@ -133,22 +197,27 @@ def indicators(
                 x.kind == m.LINK_COMMITMENT and x.slug == commitment for x in mine
             ):
                 continue
-            found.append(indicator_out(row, mine))
+            found.append(indicator_out(row, mine, kinds.get(row.id, "no data")))
     return found
 
 
 @router.get(
     "/indicators/{indicator_id}",
     response_model=IndicatorDetail,
-    responses=NOT_FOUND,
+    responses=refusals("No indicator has this ID", "unknown indicator"),
     summary="One indicator's metadata and targets",
+    response_description="The indicator's definition, methods, sources and targets",
+    openapi_extra=_calls("/indicators/90323"),
 )
 def indicator(request: Request, indicator_id: IndicatorId) -> IndicatorDetail:
+    """Everything known about one indicator: its definition and methods as the
+    publisher states them, and its targets as their sources state them."""
     with _session(request) as session:
         row = session.get(m.Indicator, indicator_id)
         if row is None:
             raise _missing("indicator")
-        base = indicator_out(row, _links(session).get(row.id, []))
+        kind = _kinds(session).get(row.id, "no data")
+        base = indicator_out(row, _links(session).get(row.id, []), kind)
         return IndicatorDetail(
             **base.model_dump(),
             definition=row.definition,
@@ -185,24 +254,31 @@ def indicator(request: Request, indicator_id: IndicatorId) -> IndicatorDetail:
 @router.get(
     "/indicators/{indicator_id}/data",
     response_model=DataOut,
-    responses=NOT_FOUND,
+    responses=refusals("No indicator has this ID", "unknown indicator"),
     summary="An indicator's observations",
+    response_description="One page of observations with their intervals, counts and notes",
+    openapi_extra=_calls(
+        "/indicators/90323/data?area=E09000007",
+        "/indicators/90323/data?period=2018/19&limit=50",
+    ),
 )
 def data(
     request: Request,
     indicator_id: IndicatorId,
-    area: am.AreaFilter = None,
-    period: am.PeriodFilter = None,
-    sex: am.SexFilter = None,
-    age: am.AgeFilter = None,
-    offset: am.Offset = 0,
-    limit: am.Limit = DEFAULT_PAGE,
+    area: ap.AreaFilter = None,
+    period: ap.PeriodFilter = None,
+    sex: ap.SexFilter = None,
+    age: ap.AgeFilter = None,
+    offset: ap.Offset = 0,
+    limit: ap.Limit = DEFAULT_PAGE,
     *,
     response: Response,
 ) -> DataOut:
     """Every figure, filtered by area, period, sex or age, oldest first, in pages of
     ``limit`` rows (default 1,000, at most 10,000): ``next`` and ``previous`` (and the
-    ``Link`` header) give the neighbouring pages, null at either end."""
+    ``Link`` header) give the neighbouring pages, null at either end. A city or
+    sub-region figure computed from its boroughs says so (``computed``, ``source_note``),
+    and the publisher's own comparisons are given as published."""
     from sqlalchemy import func
 
     with _session(request) as session:
@@ -234,29 +310,35 @@ def data(
             .offset(offset)
             .limit(limit)
         ).all()
-        out = [
-            ObservationOut(
-                area_code=o.area_code,
-                area_name=a.name,
-                area_type=a.area_type,
-                period=o.period,
-                time_period_sortable=o.time_period_sortable,
-                sex=o.sex,
-                age=o.age,
-                category_type=o.category_type,
-                category=o.category,
-                value=o.value,
-                lower_ci95=o.lower_ci95,
-                upper_ci95=o.upper_ci95,
-                lower_ci998=o.lower_ci998,
-                upper_ci998=o.upper_ci998,
-                count=o.count,
-                denominator=o.denominator,
-                value_note=o.value_note,
-                illustrative=o.illustrative,
+        out = []
+        for o, a in rows:
+            point = q.point_of(o, a)
+            out.append(
+                ObservationOut(
+                    area_code=o.area_code,
+                    area_name=a.name,
+                    area_type=a.area_type,
+                    period=o.period,
+                    time_period_sortable=o.time_period_sortable,
+                    sex=o.sex,
+                    age=o.age,
+                    category_type=o.category_type,
+                    category=o.category,
+                    value=o.value,
+                    lower_ci95=o.lower_ci95,
+                    upper_ci95=o.upper_ci95,
+                    lower_ci998=o.lower_ci998,
+                    upper_ci998=o.upper_ci998,
+                    count=o.count,
+                    denominator=o.denominator,
+                    value_note=o.value_note,
+                    computed=point.computed,
+                    source_note=_note(point),
+                    compared_to_england=o.compared_to_england,
+                    compared_to_region=o.compared_to_region,
+                    illustrative=o.illustrative,
+                )
             )
-            for o, a in rows
-        ]
     pages = page_links(request, total, offset, limit)
     if pages.header:
         response.headers["Link"] = pages.header
@@ -267,22 +349,33 @@ def data(
 @router.get(
     "/indicators/{indicator_id}/comparisons",
     response_model=ComparisonsOut,
-    responses=NOT_FOUND,
+    responses=refusals(
+        "No indicator has this ID, no area has the benchmark's code, or the indicator has "
+        "no series for the sex and age asked for",
+        "no data for that sex and age",
+    ),
     summary="Every area compared with a benchmark",
+    response_description="Every area's value at the period, each judged against the "
+    "benchmark, with the method (or 'as published')",
+    openapi_extra=_calls(
+        "/indicators/90323/comparisons",
+        "/indicators/90323/comparisons?benchmark=E12000007&comparison=two-levels",
+    ),
 )
 def comparisons(
     request: Request,
     indicator_id: IndicatorId,
-    benchmark: am.Benchmark = ENGLAND,
-    period: am.PeriodFilter = None,
-    sex: am.SexFilter = None,
-    age: am.AgeFilter = None,
+    benchmark: ap.Benchmark = ENGLAND,
+    period: ap.PeriodFilter = None,
+    sex: ap.SexFilter = None,
+    age: ap.AgeFilter = None,
     comparison: Annotated[Choice, Query(description=COMPARISON_HELP)] = Choice.DEFAULT,
 ) -> ComparisonsOut:
     """The latest period (or ``period``), each area judged against ``benchmark`` by
     Fingertips' rules (by default the benchmark's value inside the area's 95% interval,
     or 99.8% where the indicator's data use it, is similar); ``comparison`` chooses
-    another of Fingertips' methods."""
+    another of Fingertips' methods. A row with no interval keeps the publisher's own
+    judgement, flagged ``as_published``."""
     with _session(request) as session:
         if session.get(m.Indicator, indicator_id) is None:
             raise _missing("indicator")
@@ -299,15 +392,21 @@ def comparisons(
         )
     assert latest is not None
     name = latest.benchmark.area_name if latest.benchmark else benchmark
+    method = plan(comparison, latest.indicator.comparison_level).describe(name)
+    labels = [r.comparison.label if r.comparison else "not compared" for r in latest.rows]
     return ComparisonsOut(
         indicator_id=indicator_id,
         benchmark=benchmark,
-        comparison_method=plan(comparison, latest.indicator.comparison_level).describe(name),
+        comparison_method=judged_words(method, labels),
         benchmark_value=latest.benchmark.value if latest.benchmark else None,
+        benchmark_note=_note(latest.benchmark),
         period=latest.period,
         sex=latest.breakdown.sex if latest.period else None,
         age=latest.breakdown.age if latest.period else None,
         illustrative=latest.illustrative,
+        published_judgements=sum(
+            1 for r in latest.rows if r.comparison and r.comparison.as_published
+        ),
         rows=[
             ComparisonRow(
                 area_code=r.point.area_code,
@@ -315,9 +414,12 @@ def comparisons(
                 value=r.point.value,
                 lower_ci95=r.point.lower_ci95,
                 upper_ci95=r.point.upper_ci95,
-                comparison=r.comparison.outcome if r.comparison else "not compared",
+                **_judged(r.comparison),
                 method=r.comparison.method if r.comparison else None,
                 confidence=r.comparison.confidence if r.comparison else None,
+                value_note=r.point.value_note,
+                source_note=_note(r.point),
+                illustrative=r.point.illustrative,
             )
             for r in latest.rows
         ],
@@ -327,11 +429,14 @@ def comparisons(
 @router.get(
     "/indicators/{indicator_id}/targets",
     response_model=list[ProgressOut],
-    responses=NOT_FOUND,
+    responses=refusals("No indicator has this ID", "unknown indicator"),
     summary="Progress to each target",
+    response_description="Each target with its status and how it was judged",
+    openapi_extra=_calls("/indicators/90323/targets"),
 )
 def targets(request: Request, indicator_id: IndicatorId) -> list[ProgressOut]:
-    """Progress of the city to each of the indicator's targets, with the method used."""
+    """Progress of the city to each of the indicator's targets, with the method used;
+    the city's figure may be published or computed from its boroughs."""
     with _session(request) as session:
         row = session.get(m.Indicator, indicator_id)
         if row is None:
@@ -357,13 +462,15 @@ def targets(request: Request, indicator_id: IndicatorId) -> list[ProgressOut]:
 @router.get(
     "/indicators/{indicator_id}/trend",
     response_model=TrendOut,
-    responses=NOT_FOUND,
+    responses=refusals("No indicator has this ID, or no area has this code", "unknown area"),
     summary="Recent trend of one area",
+    response_description="The trend's direction, the test used and how many points it had",
+    openapi_extra=_calls("/indicators/90323/trend?area=E09000007"),
 )
 def trend(
     request: Request,
     indicator_id: IndicatorId,
-    area: am.TrendArea = DEFAULT_CITY,
+    area: ap.TrendArea = DEFAULT_CITY,
 ) -> TrendOut:
     """The recent trend over the last five points (Fingertips' rule) for ``area``."""
     with _session(request) as session:
@@ -382,11 +489,18 @@ def trend(
     )
 
 
-@router.get("/areas", response_model=list[AreaOut], summary="Every area")
+@router.get(
+    "/areas",
+    response_model=list[AreaOut],
+    summary="Every area",
+    response_description="The areas, by name",
+    responses=refusals(),
+    openapi_extra=_calls("/areas?type=sub_region", "/areas?parent=E54000027"),
+)
 def areas(
     request: Request,
-    area_type: am.AreaTypeFilter = None,
-    parent: am.ParentFilter = None,
+    area_type: ap.AreaTypeFilter = None,
+    parent: ap.ParentFilter = None,
 ) -> list[AreaOut]:
     """Areas the site knows, by name; filter by ``type`` (local_authority, sub_region,
     region, country…) or by ``parent`` code."""
@@ -400,9 +514,15 @@ def areas(
 
 
 @router.get(
-    "/areas/{area_code}", response_model=AreaDetail, responses=NOT_FOUND, summary="One area"
+    "/areas/{area_code}",
+    response_model=AreaDetail,
+    responses=refusals("No area has this code", "unknown area"),
+    summary="One area",
+    response_description="The area with its population and the areas within it",
+    openapi_extra=_calls("/areas/E54000027"),
 )
 def area(request: Request, area_code: AreaCode) -> AreaDetail:
+    """One area: its name, type, the area it sits within and the areas within it."""
     with _session(request) as session:
         row = session.get(Area, area_code)
         if row is None:
@@ -420,17 +540,24 @@ def area(request: Request, area_code: AreaCode) -> AreaDetail:
 @router.get(
     "/areas/{area_code}/profile",
     response_model=list[ProfileRow],
-    responses=NOT_FOUND,
+    responses=refusals(
+        "No area has this code, or no area has the benchmark's code", "unknown benchmark area"
+    ),
     summary="An area's spine chart data",
+    response_description="One row per indicator with data for the area, in the pack's order",
+    openapi_extra=_calls(
+        "/areas/E09000007/profile", "/areas/E09000007/profile?benchmark=E12000007"
+    ),
 )
 def profile(
     request: Request,
     area_code: AreaCode,
-    benchmark: am.Benchmark = ENGLAND,
+    benchmark: ap.Benchmark = ENGLAND,
     comparison: Annotated[Choice, Query(description=COMPARISON_HELP)] = Choice.DEFAULT,
 ) -> list[ProfileRow]:
     """Every indicator with data for the area: its latest value, the benchmark's, the
-    comparison and the range across areas of the same type."""
+    comparison (flagged ``as_published`` when it is the publisher's) and the range across
+    areas of the same type."""
     with _session(request) as session:
         if session.get(Area, area_code) is None:
             raise _missing("area")
@@ -444,8 +571,12 @@ def profile(
             period=r.period,
             value=r.area.value,
             benchmark_value=r.benchmark.value if r.benchmark else None,
-            comparison=r.comparison.outcome if r.comparison else "not compared",
+            benchmark_note=_note(r.benchmark),
+            **_judged(r.comparison),
             comparison_method=r.comparison.method if r.comparison else None,
+            value_note=r.area.value_note,
+            source_note=_note(r.area),
+            illustrative=r.area.illustrative,
             peers=r.peers.count,
             peer_minimum=r.peers.minimum,
             peer_median=r.peers.median,
@@ -486,17 +617,31 @@ def _commitment_out(session: Session, row: m.Commitment) -> ThemeOut:
     )
 
 
-@router.get("/aspirations", response_model=list[ThemeOut], summary="The city's aspirations")
+@router.get(
+    "/aspirations",
+    response_model=list[ThemeOut],
+    summary="The city's aspirations",
+    response_description="The aspirations in their order, with ambitions and indicators",
+    openapi_extra=_calls("/aspirations"),
+)
 def aspirations(request: Request) -> list[ThemeOut]:
+    """The city's aspirations (Better Health for London's ten for the London pack), each
+    with its ambitions and the indicators that measure it."""
     with _session(request) as session:
         rows = session.scalars(select(m.Aspiration).order_by(m.Aspiration.number)).all()
         return [_aspiration_out(session, r) for r in rows]
 
 
 @router.get(
-    "/aspirations/{slug}", response_model=ThemeOut, responses=NOT_FOUND, summary="One aspiration"
+    "/aspirations/{slug}",
+    response_model=ThemeOut,
+    responses=refusals("No aspiration has this short name", "unknown aspiration"),
+    summary="One aspiration",
+    response_description="The aspiration with its ambitions and indicators",
+    openapi_extra=_calls("/aspirations/healthy-start"),
 )
-def aspiration(request: Request, slug: Slug) -> ThemeOut:
+def aspiration(request: Request, slug: AspirationSlug) -> ThemeOut:
+    """One aspiration, its ambitions and the indicators that measure it."""
     with _session(request) as session:
         row = session.get(m.Aspiration, slug)
         if row is None:
@@ -504,17 +649,30 @@ def aspiration(request: Request, slug: Slug) -> ThemeOut:
         return _aspiration_out(session, row)
 
 
-@router.get("/commitments", response_model=list[ThemeOut], summary="The shared commitments")
+@router.get(
+    "/commitments",
+    response_model=list[ThemeOut],
+    summary="The shared commitments",
+    response_description="The commitments in their order, with their indicators",
+    openapi_extra=_calls("/commitments"),
+)
 def commitments(request: Request) -> list[ThemeOut]:
+    """The partners' shared commitments, each with its statement and indicators."""
     with _session(request) as session:
         rows = session.scalars(select(m.Commitment).order_by(m.Commitment.sort_order)).all()
         return [_commitment_out(session, r) for r in rows]
 
 
 @router.get(
-    "/commitments/{slug}", response_model=ThemeOut, responses=NOT_FOUND, summary="One commitment"
+    "/commitments/{slug}",
+    response_model=ThemeOut,
+    responses=refusals("No shared commitment has this short name", "unknown commitment"),
+    summary="One commitment",
+    response_description="The commitment with its statement and indicators",
+    openapi_extra=_calls("/commitments/cut-child-obesity"),
 )
-def commitment(request: Request, slug: Slug) -> ThemeOut:
+def commitment(request: Request, slug: CommitmentSlug) -> ThemeOut:
+    """One shared commitment, its statement and the indicators that measure it."""
     with _session(request) as session:
         row = session.get(m.Commitment, slug)
         if row is None:
@@ -557,15 +715,7 @@ def docs(request: Request) -> HTMLResponse:
     from healthycity.core.web.rendering import render
 
     document = openapi_document()
-    endpoints = api_docs.endpoints(
-        document,
-        lambda path: (
-            path.replace("{indicator_id}", "90631")
-            .replace("{area_code}", "E09000007")
-            .replace("/commitments/{slug}", "/commitments/cut-child-obesity")
-            .replace("{slug}", "healthy-start")
-        ),
-    )
+    endpoints = api_docs.endpoints(document)
     return render(
         request,
         "outcomes/api_docs.html",

@@ -41,7 +41,7 @@ from healthycity.outcomes.queries import (
     IndicatorInfo,
     Judgement,
     Point,
-    compare_point,
+    compare_points,
     indicator_info,
     point_of,
 )
@@ -121,6 +121,11 @@ def _region_of(code: str, areas: dict[str, Area]) -> Area | None:
     return None
 
 
+def _region_code(code: str, areas: dict[str, Area]) -> str | None:
+    region = _region_of(code, areas)
+    return region.code if region is not None else None
+
+
 def export_table(
     session: Session,
     indicator_id: str,
@@ -171,8 +176,20 @@ def export_table(
                 return points[key]
         return None
 
+    keyed = [
+        points[(o.sex, o.age, o.category_type, o.category, o.period, o.area_code)]
+        for o in observations
+    ]
+    versus_england = [reference(o, ENGLAND) for o in observations]
+    versus_other = [
+        reference(o, benchmark if benchmark != ENGLAND else _region_code(o.area_code, areas))
+        for o in observations
+    ]
+    against_england = _judge_all(info, keyed, versus_england, comparison)
+    against_other = _judge_all(info, keyed, versus_other, comparison)
+
     rows: list[list[str]] = []
-    for obs in observations:
+    for index, obs in enumerate(observations):
         area = areas.get(obs.area_code)
         region = _region_of(obs.area_code, areas)
         parent = (
@@ -180,12 +197,8 @@ def export_table(
             if region is not None
             else (areas.get(area.parent_code) if area is not None and area.parent_code else None)
         )
-        point = points[
-            (obs.sex, obs.age, obs.category_type, obs.category, obs.period, obs.area_code)
-        ]
-        england = _judge(info, point, reference(obs, ENGLAND), comparison)
-        other_code = benchmark if benchmark != ENGLAND else (region.code if region else None)
-        other = _judge(info, point, reference(obs, other_code), comparison)
+        england = _words(against_england[index])
+        other = _words(against_other[index])
         record = {
             fc.INDICATOR_ID: row.id,
             fc.INDICATOR_NAME: row.name,
@@ -219,11 +232,8 @@ def export_table(
         line = [record[c] for c in fc.COLUMNS]
         if published:
             said = obs.compared_to_england or ""
-            versus = reference(obs, ENGLAND)
-            ours = ""
-            if versus is not None and versus.area_code != point.area_code:
-                judged = compare_point(info, point, versus, comparison)
-                ours = "" if judged.as_published else outcome_text(judged)
+            judged = against_england[index]
+            ours = "" if judged is None or judged.as_published else outcome_text(judged)
             line += [said, ours if _differs(said, ours) else ""]
         rows.append(line)
     return ExportTable(
@@ -235,12 +245,30 @@ def export_table(
     )
 
 
-def _judge(
-    info: IndicatorInfo, point: Point, benchmark: Point | None, comparison: str | None
-) -> str:
-    if benchmark is None or benchmark.area_code == point.area_code:
+def _judge_all(
+    info: IndicatorInfo,
+    points: Sequence[Point],
+    benchmarks: Sequence[Point | None],
+    comparison: str | None,
+) -> list[Judgement | None]:
+    """Each point judged against its own benchmark (None: not compared), the points that
+    share a benchmark in one vectorised call (`compare_points`): an export judges every
+    row twice, and one call per row cost most of the indicator CSV's time."""
+    judged: list[Judgement | None] = [None] * len(points)
+    groups: dict[int, tuple[Point, list[int]]] = {}
+    for index, benchmark in enumerate(benchmarks):
+        if benchmark is not None:
+            groups.setdefault(id(benchmark), (benchmark, []))[1].append(index)
+    for benchmark, indexes in groups.values():
+        found = compare_points(info, [points[i] for i in indexes], benchmark, comparison)
+        for index, judgement in zip(indexes, found, strict=True):
+            judged[index] = judgement
+    return judged
+
+
+def _words(judgement: Judgement | None) -> str:
+    if judgement is None:
         return "Not compared"
-    judgement = compare_point(info, point, benchmark, comparison)
     if judgement.as_published and judgement.published:
         return judgement.published  # the publisher's words, so they round-trip unchanged
     return outcome_text(judgement)

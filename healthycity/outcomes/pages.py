@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
+from healthycity.core import registry
 from healthycity.core.errors import NotFound
 from healthycity.core.web.twins import Page, Table, json_response, twin_routes
 from healthycity.geography.service import ENGLAND, city_code
@@ -373,10 +374,13 @@ def indicator(
         )
     data = _indicator_data(request, indicator_id, choice)
     table = data.table  # the .csv twin is served by indicator_csv, above
+    with _session(request) as session:
+        # Other modules' links (consultations…) come through the registry's hook.
+        related = registry.related(session, "indicator", data.id)
     return Page(
         template="outcomes/indicator.html",
         title=data.name,
-        context={"page": data, "query": choice.link},
+        context={"page": data, "query": choice.link, "related": related},
         data=_indicator_json(data) if request.url.path.endswith(".json") else None,
         table=table,
         filename=f"indicator-{indicator_id}",

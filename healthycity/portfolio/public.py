@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.orm import Session
 
+from healthycity.core import registry
 from healthycity.core.web.twins import Page, Table, money, twin_routes
 from healthycity.core.web.workspace import install, read_session
 from healthycity.portfolio import overview, service
@@ -178,6 +179,8 @@ def programme(request: Request, slug: str) -> Page:
             "milestones": list(p.milestones),
             "status_labels": MILESTONE_STATUS_LABELS,
             "illustrative": False,
+            # Other modules' links (consultations…) come through the registry's hook.
+            "related": registry.related(session, "programme", p.slug),
             "download_tables": (
                 ("milestones", "the milestones"),
                 ("confidence", "the delivery confidence ratings"),

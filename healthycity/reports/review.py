@@ -180,16 +180,27 @@ def _series(session: Session, indicator_id: str, city: str) -> _Series | None:
     return _Series(info, chosen, periods, points, ends, list(row.targets))
 
 
-def review_years(session: Session) -> list[int]:
-    """Years with a review: those in which some indicator's period ended (for the city
-    or any of its areas)."""
-    city = city_code(session)
-    years: set[int] = set()
+def every_series(session: Session, city: str | None = None) -> dict[str, _Series]:
+    """Each indicator's headline series for the city (population series left out), in
+    the catalogue's order: read once and shared by `review_years` and `build` (and, by
+    the pages, across years while the data stay the same)."""
+    city = city or city_code(session)
+    found: dict[str, _Series] = {}
     for indicator_id in q.indicator_ids(session):
         series = _series(session, indicator_id, city)
         if series is not None and not q.is_population(series.info):
-            years.update(end.year for _, end in series.periods)
-    return sorted(years)
+            found[indicator_id] = series
+    return found
+
+
+def years_of(every: dict[str, _Series]) -> list[int]:
+    return sorted({end.year for series in every.values() for _, end in series.periods})
+
+
+def review_years(session: Session) -> list[int]:
+    """Years with a review: those in which some indicator's period ended (for the city
+    or any of its areas)."""
+    return years_of(every_series(session))
 
 
 # ---------------------------------------------------------------------------- targets
@@ -324,28 +335,25 @@ def _figure(session: Session, series: _Series, year: int, city: str) -> Figure:
     return figure
 
 
-def build(session: Session, year: int) -> Review:
+def build(session: Session, year: int, every: dict[str, _Series] | None = None) -> Review:
     """The review of ``year``; raises `NoReview` when no indicator has a figure for a
-    period ending in that year (the message lists the years that have one)."""
+    period ending in that year (the message lists the years that have one). ``every``:
+    `every_series` of this session's data, when the caller already has it."""
     from healthycity.reports import review_delivery, review_summary, review_texts
     from healthycity.reports.cities import measures
 
-    years = review_years(session)
+    city = city_code(session)
+    every = every_series(session, city) if every is None else every
+    years = years_of(every)
     if year not in years:
         known = ", ".join(str(y) for y in years) if years else "none: no data are loaded"
         raise NoReview(
             f"There is no review for {year}: no indicator has a figure for a period ending "
             f"in {year}. Years with a review: {known}."
         )
-    city = city_code(session)
     pack = q.loaded_pack(session)
     area = q.area_row(session, city)
-    figures: dict[str, Figure] = {}
-    for indicator_id in q.indicator_ids(session):
-        series = _series(session, indicator_id, city)
-        if series is None or q.is_population(series.info):
-            continue
-        figures[indicator_id] = _figure(session, series, year, city)
+    figures = {i: _figure(session, series, year, city) for i, series in every.items()}
     links = q.indicator_links(session)
 
     def themed(kind: str, slug: str) -> list[Figure]:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from healthycity.core import auth
 from healthycity.core.errors import Invalid, NotFound
+from healthycity.core.web.memo import memo_for
 from healthycity.core.web.twins import Page, Table, money, twin_routes
 from healthycity.core.web.workspace import (
     install,
@@ -42,17 +43,37 @@ REVIEW_TABLES = (
 
 
 def _build(request: Request, year: int) -> review.Review:
-    with read_session(request) as session:
-        try:
-            return review.build(session, year)
-        except review.NoReview as exc:
-            raise NotFound(str(exc)) from None
+    """The year's review, assembled once per data version for the page, its twins and
+    its PDF alike (`core.web.memo`); treat it as read-only."""
+
+    def assemble() -> review.Review:
+        with read_session(request) as session:
+            return review.build(session, year, _series(request))
+
+    try:
+        return memo_for(request).get(("annual-review", year), assemble)
+    except review.NoReview as exc:
+        raise NotFound(str(exc)) from None
+
+
+def _series(request: Request) -> dict[str, Any]:
+    """Every indicator's series for the review, read once per data version for all the
+    years' pages (they are the same whichever year is asked for)."""
+
+    def read() -> dict[str, Any]:
+        with read_session(request) as session:
+            return review.every_series(session)
+
+    return memo_for(request).get("annual-review-series", read)
+
+
+def _years(request: Request) -> list[int]:
+    return review.years_of(_series(request))
 
 
 @twin_routes(router, "/review")
 def reviews(request: Request) -> Page:
-    with read_session(request) as session:
-        years = sorted(review.review_years(session), reverse=True)
+    years = sorted(_years(request), reverse=True)
     table = Table(["year", "href"], [[y, f"/review/{y}"] for y in years])
     return Page(
         "reports/reviews.html",

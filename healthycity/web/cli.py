@@ -33,6 +33,11 @@ def build(
     jobs: int | None = typer.Option(
         None, "--jobs", min=1, max=16, help="Worker processes (default: one per CPU)."
     ),
+    documents: bool = typer.Option(
+        True,
+        "--documents/--no-documents",
+        help="Also typeset the PDFs the pages link to (the annual reviews; seconds each).",
+    ),
 ) -> None:
     """Write every public page, its .json and .csv twins, each chart's data and the
     static assets as files any web server or CDN can host (the same HTML as `serve`)."""
@@ -43,7 +48,9 @@ def build(
     if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
         fail("--base-path must start with / and not end with one, e.g. /health")
     try:
-        result = build_site(cli.settings, outdir, base_path=base_path, jobs=jobs)
+        result = build_site(
+            cli.settings, outdir, base_path=base_path, jobs=jobs, documents=documents
+        )
     except SiteBuildError as exc:
         fail(str(exc))
     typer.echo(

@@ -54,6 +54,7 @@ EXTRA_FILES = ("/api/v1/openapi.json",)
 NOT_FOUND = "/this-page-does-not-exist"
 # Links under these prefixes are never public cached pages: only a server answers them.
 LIVE_PREFIXES = ("/health", "/workspace")
+DOCUMENTS = (".pdf",)  # what `documents=False` leaves out
 UNITS_PER_BATCH = 3  # pages handed to a worker at a time (small: the slow ones spread)
 UNITS_PER_WORKER = 4  # fewer missing pages than this per worker: fewer workers
 
@@ -178,6 +179,7 @@ def build_site(
     base_path: str = "",
     jobs: int | None = None,
     paths: Sequence[str] | None = None,
+    documents: bool = True,
 ) -> BuildResult:
     """Render every public URL (or just ``paths``) into ``outdir`` and copy the assets.
 
@@ -185,7 +187,8 @@ def build_site(
     rest is rendered, shared among up to ``jobs`` worker processes (default: one per
     CPU; one process, this one, for a handful of pages). A whole build then follows
     every link the written pages make until each resolves to a file or is known to need
-    a running server.
+    a running server. With ``documents=False`` the PDFs the pages link to (the annual
+    reviews, seconds each to typeset) are left out and listed with the live-only links.
     """
     from healthycity.core.db import make_engine, session_factory
     from healthycity.core.registry import hooks
@@ -204,6 +207,7 @@ def build_site(
     finally:
         engine.dispose()
     build = _Build(settings, outdir, base_path, jobs or os.cpu_count() or 1, cache)
+    build.skip = () if documents else DOCUMENTS
     try:
         first = [Job(p, "plain" if p in EXTRA_PAGES else "page") for p in pages]
         first += [Job(p, "file") for p in EXTRA_FILES] + [Job(NOT_FOUND, "404")]
@@ -251,6 +255,7 @@ class _Build:
         self.done: set[str] = set()  # targets written, relative to outdir
         self.live_only: set[str] = set()
         self.links: set[str] = set()
+        self.skip: tuple[str, ...] = ()  # endings of links not to export (documents)
         self._local: Renderer | None = None
         self._pool: Any = None
 
@@ -281,7 +286,7 @@ class _Build:
             if not wanted:
                 return
             for link in wanted:
-                if link.startswith(LIVE_PREFIXES):
+                if link.startswith(LIVE_PREFIXES) or link.endswith(self.skip):
                     self.live_only.add(link)
             self.run([Job(link, "link") for link in wanted if link not in self.live_only])
 

@@ -50,14 +50,17 @@ def consultation_body(slug: str = "engaging-londoners", **extra: Any) -> dict[st
 
 @contextmanager
 def served(
-    engine: Engine, policy: Policy = FAST
+    engine: Engine, policy: Policy = FAST, mailer: Any = None
 ) -> Iterator[tuple[LiveServer, dict[str, str], list[tuple[str, str, str]]]]:
-    """A live server with one account per role; yields it, the tokens and the outbox."""
+    """A live server with one account per role; yields it, the tokens and the outbox
+    (what was sent, unless ``mailer`` replaces the recording one)."""
     tokens = add_people(engine)
     app = app_for(url_of(engine))
     app.state.engagement_policy = policy
     outbox: list[tuple[str, str, str]] = []
-    app.state.engagement_mailer = lambda to, subject, body: outbox.append((to, subject, body))
+    app.state.engagement_mailer = mailer or (
+        lambda to, subject, body: outbox.append((to, subject, body))
+    )
     with LiveServer(app) as server:
         yield server, tokens, outbox
 

@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from healthycity.core.errors import Invalid
-from healthycity.engagement import service
-from healthycity.engagement.models import Moderation, Response
-from healthycity.engagement.questions import format_lines, parse_lines, read_answers
+from healthycity.engagement import notify, service
+from healthycity.engagement.models import Moderation, Response, Subscriber
+from healthycity.engagement.questions import FormLayout, format_lines, parse_lines, read_answers
 from healthycity.engagement.schemas import ConsultationIn
 from tests.engagement.helpers import QUESTIONS, consultation_body
 from tests.workspace.helpers import cli_for, unit, url_of
@@ -48,6 +48,40 @@ def test_answers_are_read_and_a_condition_drops_what_does_not_apply() -> None:
     assert "only one" in refused.value.errors["q-heard"]
 
 
+def test_a_hidden_question_is_discarded_unread_even_when_badly_answered() -> None:
+    questions = _questions()
+    too_long = "x" * 301  # over the conditional question's limit of 300
+    answers = read_answers(questions, {"q-heard": "Leaflet", "q-online": too_long})
+    assert answers == {"heard": "Leaflet"}
+    with pytest.raises(Invalid) as refused:
+        read_answers(questions, {"q-heard": "Online", "q-online": too_long})
+    assert "the limit is 300" in refused.value.errors["q-online"]
+    # A required conditional question is required only when it applies.
+    required = ConsultationIn.model_validate(
+        consultation_body(
+            questions="a | single* | Used it? | Yes; No\nb | text* | What for? | 100 | if a = Yes"
+        )
+    ).question_dicts()
+    assert read_answers(required, {"q-a": "No"}) == {"a": "No"}
+    with pytest.raises(Invalid) as missing:
+        read_answers(required, {"q-a": "Yes"})
+    assert "answer this question" in missing.value.errors["q-b"]
+
+
+def test_the_form_draws_a_conditional_question_under_its_option() -> None:
+    layout = FormLayout(_questions())
+    assert [q["id"] for q in layout.top] == [
+        "heard",
+        "services",
+        "trust",
+        "views",
+        "priorities",
+        "comments",
+    ]
+    assert [q["id"] for q in layout.children("heard")["Online"]] == ["online"]
+    assert layout.numbers["online"] == 6 and layout.numbers["comments"] == 7
+
+
 def test_the_purge_command_erases_answers_after_retention(engine: Engine) -> None:
     long_ago = date.today() - timedelta(days=400)
     with unit(engine) as session:
@@ -65,9 +99,10 @@ def test_the_purge_command_erases_answers_after_retention(engine: Engine) -> Non
         )
         service.publish(session, keep)
         for row in (old, keep):
-            service.submit(
+            done = service.submit(
                 session, row, {"heard": "Leaflet", "comments": "Hi"}, receipt_hash=lambda c: c[-40:]
             )
+            notify.subscribe(session, row, done.response_id, "a@example.org", "h" * 64, "k")
     result = CliRunner().invoke(
         cli_for(), ["--database", url_of(engine), "engagement", "purge"], catch_exceptions=False
     )
@@ -76,3 +111,4 @@ def test_the_purge_command_erases_answers_after_retention(engine: Engine) -> Non
     with unit(engine) as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 1
         assert session.scalar(select(func.count()).select_from(Moderation)) == 1
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 1

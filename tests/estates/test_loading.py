@@ -86,8 +86,8 @@ def test_summary_csv_has_london_subregions_and_organisations(loaded: str) -> Non
     result = cli(loaded, "estates", "summary", "--year", "2016-17", "--format", "csv")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("year,scope,code,name,backlog_high")
-    assert lines[1].startswith("2016-17,london,LONDON,London,")
+    assert lines[0].startswith("year,scope,code,ons_code,name,backlog_high")
+    assert lines[1].startswith("2016-17,london,LONDON,,London,")
     assert any(line.startswith("2016-17,subregion,NCL,") for line in lines)
     assert any(line.startswith("2016-17,organisation,RYJ,") for line in lines)
 

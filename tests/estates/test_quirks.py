@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -181,3 +182,26 @@ def test_england_files_give_the_benchmark(engine: Engine, estates_dir: Path) -> 
     bench = data["england_benchmark"]["backlog_per_m2"]
     assert bench["lower_quartile"] <= bench["median"] <= bench["upper_quartile"]
     assert 1.85e9 < data["london"]["backlog"]["total"] < 1.87e9  # England rows not in London
+
+
+def test_sites_on_the_pfi_sheets_have_pfi_tenure(
+    loaded: str, engine: Engine, estates_dir: Path
+) -> None:
+    """ERIC has no tenure field; its PFI sheets (2015/16 on) name the sites with a PFI
+    scheme, so those, and only those, are PFI (never an aggregate)."""
+    from tests.estates.conftest import raw_rows
+
+    listed = {
+        (r["Organisation Code"], r["Site Code"])
+        for name in ("eric_2015_16_pfi_london.csv", "eric_2016_17_pfi_london.csv")
+        for r in raw_rows(estates_dir / name)
+    }
+    with read_transaction(engine) as session:
+        sites = session.scalars(select(EstatesSite)).all()
+        pfi = {(s.org_code, s.site_code) for s in sites if s.tenure == "PFI"}
+        registered = {(s.org_code, s.site_code) for s in sites if not s.is_aggregate}
+        assert pfi == listed & registered and ("R1H", "R1H12") in pfi
+    again = cli(
+        loaded, "estates", "load", *map(str, sorted(estates_dir.glob("eric_*_pfi_london.csv")))
+    )
+    assert again.exit_code == 0 and re.search(r"\b0 added, 0 updated", again.output), again.output

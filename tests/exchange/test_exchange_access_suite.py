@@ -3,7 +3,8 @@
 Every attempt is a combination of job role (every role the exchange knows, and a
 citizen asking about their own record or someone else's), resource type (each
 searchable type, the Patient by read and by NHS number, ``$everything``, the access log
-(AuditEvent), Consent and Binary), consent state, relationship and break-glass state,
+(AuditEvent), Consent, Binary, and a node record read by its id at the exchange),
+consent state, relationship and break-glass state,
 plus a share of forged, expired and misdirected tokens. The whole product is tried.
 An oracle written here, independently of the exchange's code, says what the policy
 allows; the suite asserts that nothing the oracle forbids is ever returned (and that
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -60,8 +62,9 @@ SEARCHED = (
     "Condition", "Observation", "MedicationRequest", "AllergyIntolerance",
     "Encounter", "Immunization", "Procedure", "DocumentReference",
 )  # fmt: skip
+# "record": the person's HIV diagnosis read by its id (GET /Condition/{id}).
 QUERIES = (
-    "read", "identifier", *SEARCHED, "$everything", "AuditEvent", "Consent", "Binary",
+    "read", "identifier", *SEARCHED, "$everything", "AuditEvent", "Consent", "Binary", "record",
 )  # fmt: skip
 TOKEN_FAULTS = ("expired", "wrong-audience", "forged", "alg-none", "hs256")
 
@@ -101,6 +104,7 @@ RECORD_KEEPING = {"AuditEvent", "Consent"}
 HIV_IDS = {"hiv", "hiv-visit", "viral-load"}
 # Words that would tell a requester something about what was withheld.
 TELLTALES = ("withheld", "deny", "hiv", "86406008", "20447-9", "opt-out", "optout")
+OPAQUE = re.compile(r"/Binary/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|_cursor=[A-Za-z0-9_%=-]+")
 
 
 def letter(prefix: str, patient_id: str) -> list[dict[str, Any]]:
@@ -174,6 +178,11 @@ def types_for(requester: str, basis: str) -> set[str]:
 
 def expected(requester: str, person: Person, query: str) -> tuple[int, set[str]]:
     """The oracle: (HTTP status, ids the requester may see) by the written policy."""
+    if query == "record":  # a read by id: refused or withheld, it is "not found"
+        target = f"a{person.index}-hiv"
+        if target in expected(requester, person, "Condition")[1]:
+            return 200, {target}
+        return 404, set()
     basis = basis_of(requester, person)
     types = types_for(requester, basis)
     wanted = {
@@ -370,6 +379,8 @@ def _request(world: World, attempt: Attempt) -> tuple[str, dict[str, str]]:
         return "/Patient", {"identifier": f"{NHS}|{person.nhs_number}"}
     if query == "$everything":
         return f"/Patient/{person_id}/$everything", {}
+    if query == "record":
+        return f"/Condition/a{person.index}-hiv", {}
     if query == "AuditEvent":
         return f"/Patient/{person_id}/$access-log", {}
     if query == "Consent":
@@ -474,6 +485,10 @@ def judge(attempt: Attempt, person_id: str, response: Answer) -> tuple[str | Non
             forbidden.extend(exchange_patient_leaks(body, released))
     elif attempt.query == "Binary":
         got = {str(body["id"])} if body.get("resourceType") == "Binary" else set()
+    elif attempt.query == "record":
+        got = {str(body["id"])} if body.get("resourceType") == "Condition" else set()
+        if got and body["subject"]["reference"] != f"Patient/{person_id}":
+            forbidden.append(f"subject {body['subject']['reference']}")
     elif body.get("resourceType") == "Bundle":
         matches = [e["resource"] for e in body["entry"] if e["search"]["mode"] == "match"]
         got = {str(r["id"]) for r in matches}
@@ -500,7 +515,9 @@ def judge(attempt: Attempt, person_id: str, response: Answer) -> tuple[str | Non
         forbidden.append(f"disclosed {sorted(got - allowed)}")
     withholding = person_withholds(attempt)
     if withholding and attempt.requester not in GOVERNANCE and attempt.requester != "citizen-own":
-        text = response.text.lower()
+        # Opaque tokens (signed Binary links, page cursors) are random text that spells
+        # a telltale now and then by chance; they say nothing, so they are not read.
+        text = OPAQUE.sub("", response.text).lower()
         told = [word for word in TELLTALES if word in text]
         if told:
             forbidden.append(f"told {told}")

@@ -31,7 +31,9 @@ def export(
 
     folder = tmp_path_factory.mktemp("site")
     settings = load_settings(database_url=london_sqlite, cache_dir=str(folder / "cache"))
-    result = build_site(settings, folder / "public")
+    # Without the review PDFs (seconds each to typeset; `report annual` and
+    # tests/test_review_pdf.py cover them): they are listed as needing a server instead.
+    result = build_site(settings, folder / "public", documents=False)
     assert result.pages > 100
     return result, folder / "public"
 
@@ -89,6 +91,13 @@ def test_the_whole_site_is_written(built: Path) -> None:
         assert (built / relative).is_file(), relative
     assert len(list((built / "indicators").glob("*/index.html"))) >= 40
     assert len(list((built / "areas").glob("E09*/index.html"))) == 33
+
+
+def test_documents_are_left_out_when_asked(built: Path, build: BuildResult) -> None:
+    reviews = sorted(p.name for p in (built / "review").iterdir() if p.is_dir())
+    assert reviews, "the annual reviews are exported"
+    assert not list(built.rglob("*.pdf"))
+    assert {f"/review/{year}.pdf" for year in reviews} <= set(build.live_only)
 
 
 def test_same_html_as_the_live_server(built: Path, london_sqlite: str) -> None:
@@ -204,7 +213,7 @@ def test_an_export_from_the_cache_is_the_same_file_for_file(
 
     first, outdir = export
     settings = load_settings(database_url=london_sqlite, cache_dir=str(outdir.parent / "cache"))
-    again = build_site(settings, tmp_path / "again")
+    again = build_site(settings, tmp_path / "again", documents=False)
     assert (again.workers, again.cached) == (0, again.files)
     assert (again.pages, again.files, again.live_only) == (
         first.pages,

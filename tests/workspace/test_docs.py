@@ -17,8 +17,9 @@ def test_every_record_type_role_setting_and_import_is_documented() -> None:
     from healthycity.assurance.api import KINDS as ASSURANCE_KINDS
     from healthycity.engagement.workspace_pages import KIND as CONSULTATION
     from healthycity.estates.disposal_pages import KIND as DISPOSAL
+    from healthycity.estates.hand_site_pages import KIND as ESTATE_SITE
 
-    kinds = [*portfolio_api.KINDS, *ASSURANCE_KINDS, ACCOUNT, CONSULTATION, DISPOSAL]
+    kinds = [*portfolio_api.KINDS, *ASSURANCE_KINDS, ACCOUNT, CONSULTATION, DISPOSAL, ESTATE_SITE]
     missing = [
         f"record type {k.name}" for k in kinds if f"| `{k.name}` | `{k.plural}` |" not in DOC
     ]

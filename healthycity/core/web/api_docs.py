@@ -3,13 +3,14 @@
 `PrefixCors` allows ``GET`` from any origin under one prefix (no credentials, nothing
 else). `endpoints` turns an OpenAPI document into the rows of a readable, script-free
 reference page (no Swagger UI: its assets come from a CDN the CSP forbids): every
-parameter with its description and example, every response with an example body made
-from its schema, and an example call as a link.
+parameter with its description and example, every response (errors too) with its
+description, its fields described and an example body made from its schema, and the
+example calls as links. An operation names its example calls in ``x-example-calls``;
+without them the path is filled in with its parameters' examples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
@@ -52,12 +53,39 @@ def _resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]
     return schema
 
 
+def _ordered(value: Any, schema: dict[str, Any], document: dict[str, Any]) -> Any:
+    """An example with its keys in the schema's order (generators sort them) and its
+    nulls kept, nested objects and lists of objects too, so it reads like the response
+    it shows."""
+    schema = _resolve(schema, document)
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        return [_ordered(v, items, document) for v in value]
+    if not isinstance(value, dict):
+        return value
+    options = [schema, *schema.get("anyOf", [])]
+    properties: dict[str, Any] = {}
+    for option in options:
+        properties = _resolve(option, document).get("properties", {}) or properties
+    # The OpenAPI generator drops nulls from examples: put back the nullable fields.
+    keys = [k for k in properties if k in value or _nullable(properties[k], document)]
+    keys += [k for k in value if k not in properties]
+    return {k: _ordered(value.get(k), properties.get(k, {}), document) for k in keys}
+
+
+def _nullable(schema: dict[str, Any], document: dict[str, Any]) -> bool:
+    schema = _resolve(schema, document)
+    return schema.get("type") == "null" or any(
+        _resolve(o, document).get("type") == "null" for o in schema.get("anyOf", [])
+    )
+
+
 def sample(schema: dict[str, Any], document: dict[str, Any], depth: int = 0) -> Any:
     """A made-up value of the shape ``schema`` describes: the response example the
     reference shows (its ``examples`` or ``default`` when given, else a value of the type)."""
     schema = _resolve(schema, document)
     if "examples" in schema and schema["examples"]:
-        return schema["examples"][0]
+        return _ordered(schema["examples"][0], schema, document)
     if "example" in schema:
         return schema["example"]
     if "default" in schema and schema["default"] is not None:
@@ -81,17 +109,39 @@ def sample(schema: dict[str, Any], document: dict[str, Any], depth: int = 0) -> 
     return {"string": "text", "integer": 0, "number": 0.0, "boolean": True}.get(str(kind))
 
 
+def fields(schema: dict[str, Any], document: dict[str, Any]) -> list[dict[str, str]]:
+    """The fields of a response body: name, type and description, for an object or for
+    the items of a list of objects."""
+    schema = _resolve(schema, document)
+    if schema.get("type") == "array":
+        schema = _resolve(schema.get("items", {}), document)
+    found = []
+    for name, child in schema.get("properties", {}).items():
+        found.append(
+            {
+                "name": name,
+                "type": type_text(_resolve(child, document)),
+                "description": str(child.get("description") or ""),
+            }
+        )
+    return found
+
+
 def _responses(operation: dict[str, Any], document: dict[str, Any]) -> list[dict[str, Any]]:
     import json
 
     found = []
     for code, response in operation.get("responses", {}).items():
         content = response.get("content", {}).get("application/json", {})
-        example = sample(content["schema"], document) if "schema" in content else None
+        schema = content.get("schema")
+        example = content.get("example")
+        if example is None and schema:
+            example = sample(schema, document)
         found.append(
             {
                 "code": code,
                 "description": response.get("description", ""),
+                "fields": fields(schema, document) if schema and str(code) == "200" else [],
                 "example": json.dumps(example, indent=2, ensure_ascii=False)
                 if example is not None
                 else "",
@@ -110,9 +160,23 @@ def _parameter_example(parameter: dict[str, Any]) -> Any:
     return listed[0] if isinstance(listed, list) and listed else None
 
 
-def endpoints(document: dict[str, Any], example: Callable[[str], str]) -> list[dict[str, Any]]:
+def example_calls(path: str, operation: dict[str, Any]) -> list[str]:
+    """The operation's example calls: its own ``x-example-calls``, else the path with
+    each path parameter replaced by its example."""
+    named = operation.get("x-example-calls")
+    if isinstance(named, list) and named:
+        return [str(call) for call in named]
+    for parameter in operation.get("parameters", []):
+        example = _parameter_example(parameter)
+        if parameter.get("in") == "path" and example is not None:
+            path = path.replace("{" + str(parameter.get("name")) + "}", str(example))
+    return [path]
+
+
+def endpoints(document: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per operation: method, path, summary, parameters (each with its
-    description and example), the responses with an example body, and an example URL."""
+    description and example), the responses with their fields and an example body, and
+    the example calls."""
     found = []
     for path, methods in document.get("paths", {}).items():
         for method, operation in methods.items():
@@ -136,7 +200,7 @@ def endpoints(document: dict[str, Any], example: Callable[[str], str]) -> list[d
                     "description": operation.get("description", ""),
                     "parameters": parameters,
                     "anchor": operation.get("operationId", path),
-                    "example": example(path),
+                    "examples": example_calls(path, operation),
                     "responses": _responses(operation, document),
                 }
             )

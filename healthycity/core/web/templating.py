@@ -31,6 +31,10 @@ def environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         # The design system's macros read optional nested params (params.search.action).
         undefined=ChainableUndefined,
+        # Templates ship with the package and change only with a new release (a restart):
+        # not checking each file's modification time on every render saves a stat call
+        # per template per page.
+        auto_reload=False,
     )
     env.globals["service_name"] = "healthycity"
     return env

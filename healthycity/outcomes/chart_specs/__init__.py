@@ -34,6 +34,7 @@ from healthycity.outcomes.chart_specs.common import (
     legend_domain,
     legend_title,
     quiet,
+    wrap_words,
 )
 from healthycity.outcomes.chart_specs.funnel import (
     POSITIONS,
@@ -81,4 +82,5 @@ __all__ = [
     "spine_position",
     "tile_map",
     "trend_chart",
+    "wrap_words",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from healthycity.core.charts import NHS_TEXT
@@ -14,7 +15,14 @@ from healthycity.outcomes.chart_specs.common import (
     colour_scale,
     legend_domain,
     outline_layer,
+    wrap_words,
 )
+
+# The spine's own width, the width of each figure column beside it, and how many
+# characters of an indicator's name go on one line of its label.
+SPINE_WIDTH = 320
+FIGURE_STEP = 92
+LABEL_LINE = 44
 
 
 def compare_bars(
@@ -118,15 +126,25 @@ def compare_bars(
 
 
 def spine_chart(
-    items: Sequence[SpineItem], *, benchmark_name: str, legend: str | None = None
+    items: Sequence[SpineItem],
+    *,
+    benchmark_name: str,
+    area_name: str = "Area",
+    legend: str | None = None,
 ) -> Spec:
     """Fingertips' area-profile spine: per indicator, the range across peer areas
     (light: lowest to highest; dark: middle half), the benchmark as the centre line and
-    the area as a marker. Scaled so worse is always left and better right."""
+    the area as a marker, scaled so worse is always left and better right; beside it,
+    as Fingertips prints them, the area's value, the benchmark's and the range.
+
+    Every label is whole: indicator names are wrapped in whole words (``wrap_words``)
+    on rows tall enough for their lines, column headings and the legend's sentence
+    likewise, and no limit cuts any of them with "…".
+    """
     domain = legend_domain([i.outcome for i in items])
     values = [
         {
-            "label": i.label,
+            "label": "\n".join(wrap_words(i.label, LABEL_LINE)),
             "low": i.low,
             "q1": i.q1,
             "q3": i.q3,
@@ -137,20 +155,25 @@ def spine_chart(
         }
         for i in items
     ]
-    order = [i.label for i in items]
+    lines = max((str(v["label"]).count("\n") + 1 for v in values), default=1)
+    height = {"step": max(22, 14 * lines + 8)}
+    order = [v["label"] for v in values]
     y = {
         "field": "label",
         "type": "nominal",
         "sort": order,
         "title": None,
-        "axis": {"labelLimit": 260, "labelFontSize": 11},
+        "axis": {
+            "labelLimit": 0,
+            "labelFontSize": 11,
+            "labelExpr": "split(datum.label, '\\n')",
+            "labelLineHeight": 13,
+        },
     }
     scale = {"domain": [0, 1]}
-    return {
-        "width": 420,
-        "height": {"step": 22},
-        "padding": PADDING,
-        "data": {"values": values},
+    spine: Spec = {
+        "width": SPINE_WIDTH,
+        "height": height,
         "layer": [
             {
                 "mark": {"type": "bar", "color": "#d8dde0", "height": {"band": 0.7}},
@@ -163,10 +186,10 @@ def spine_chart(
                         "axis": {
                             "values": [0, 0.5, 1],
                             "labelExpr": (
-                                "datum.value == 0 ? 'Worst' : datum.value == 1 ? 'Best' : '"
-                                + benchmark_name.replace("'", "")
-                                + "'"
+                                "datum.value == 0 ? 'Worst' : datum.value == 1 ? 'Best' : "
+                                + json.dumps(benchmark_name)
                             ),
+                            "labelLimit": 0,
                             "title": None,
                             "grid": False,
                         },
@@ -204,14 +227,62 @@ def spine_chart(
                         "type": "nominal",
                         "scale": colour_scale(domain),
                         "legend": {
-                            "titleLimit": WIDTH,
-                            "title": legend or f"Compared with {benchmark_name}",
+                            "title": wrap_words(legend or f"Compared with {benchmark_name}", 70),
+                            "titleLimit": 0,
+                            "labelLimit": 0,
                             "orient": "bottom",
                         },
                     },
                 },
             },
         ],
+    }
+    # The figures beside each row: one text mark per row and column, headed on top.
+    headings = {"a": area_name, "b": benchmark_name, "c": "Range"}
+    figures = [
+        {"label": v["label"], "column": column, "text": text}
+        for v, i in zip(values, items, strict=True)
+        for column, text in (("a", i.value_text), ("b", i.benchmark_text), ("c", i.range_text))
+    ]
+    heading_expr = (
+        " : ".join(
+            f"datum.value == '{key}' ? {json.dumps(wrap_words(name, 14))}"
+            for key, name in headings.items()
+        )
+        + " : ''"
+    )
+    table: Spec = {
+        "width": {"step": FIGURE_STEP},
+        "height": height,
+        "data": {"values": figures},
+        "mark": {"type": "text", "fontSize": 11, "color": NHS_TEXT, "limit": 0},
+        "encoding": {
+            "y": {"field": "label", "type": "nominal", "sort": order, "axis": None},
+            "x": {
+                "field": "column",
+                "type": "nominal",
+                "sort": list(headings),
+                "title": None,
+                "axis": {
+                    "orient": "top",
+                    "labelAngle": 0,
+                    "labelLimit": 0,
+                    "labelExpr": heading_expr,
+                    "labelFontWeight": "bold",
+                    "labelLineHeight": 13,
+                    "domain": False,
+                    "ticks": False,
+                },
+            },
+            "text": {"field": "text"},
+        },
+    }
+    return {
+        "padding": PADDING,
+        "data": {"values": values},
+        "spacing": 12,
+        "hconcat": [spine, table],
+        "resolve": {"scale": {"y": "shared"}},
     }
 
 

@@ -111,6 +111,9 @@ class SpineItem:
     area: float
     outcome: str
     value_text: str
+    # The benchmark's value and the range across peers, printed beside the row.
+    benchmark_text: str = ""
+    range_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,16 +160,18 @@ def quiet(spec: Spec) -> Spec:
 
 
 def legend_domain(outcomes: Sequence[str]) -> list[str]:
-    """The legend's categories: the usual set for the polarity (and for one or two
-    levels), plus anything unusual."""
+    """The legend's categories: the outcomes the chart draws, in the usual order for
+    the polarity (and for one or two levels), then anything unusual. Only those drawn:
+    a legend entry with no mark of its colour misleads (issue 20)."""
     two = any(o.endswith("%)") for o in outcomes)
     unjudged = any(o.split(" (")[0] in ("higher", "lower") for o in outcomes)
     if two:
         base: tuple[str, ...] = UNJUDGED_TWO if unjudged else JUDGED_TWO
     else:
         base = UNJUDGED if unjudged else JUDGED
-    extra = sorted({o for o in outcomes if o not in base})
-    return [*base, *extra]
+    drawn = set(outcomes)
+    extra = sorted(drawn - set(base))
+    return [o for o in base if o in drawn] + extra
 
 
 def legend_title(method_text: str, outcomes: Sequence[str]) -> str:
@@ -193,6 +198,14 @@ def outline_layer(
         "mark": {**mark, "filled": False, "fill": None, "stroke": NHS_TEXT, "strokeWidth": 3},
         "encoding": encoding,
     }
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """``text`` in whole words on lines of at most ``width`` characters (a longer word
+    keeps a line of its own): drawn one under the other, the full text, never cut."""
+    import textwrap
+
+    return textwrap.wrap(text, width, break_long_words=False) or [text]
 
 
 def ink(outcome: str) -> str:

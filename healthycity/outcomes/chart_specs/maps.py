@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from healthycity.outcomes.chart_specs.common import (
+    PADDING,
     WIDTH,
     HeatCell,
     Spec,
@@ -14,6 +15,7 @@ from healthycity.outcomes.chart_specs.common import (
     ink,
     legend_domain,
     outline_layer,
+    wrap_words,
 )
 
 
@@ -117,38 +119,51 @@ def boundary_map(features: Sequence[dict[str, Any]], *, legend_title: str) -> Sp
     }
 
 
+# Characters of an indicator's name on one line of the heat map's key.
+KEY_LINE = 72
+
+
 def heat_map(cells: Sequence[HeatCell], *, areas: Sequence[str], indicators: Sequence[str]) -> Spec:
-    """Areas × indicators, each cell coloured by comparison and printed with its value."""
+    """Areas × indicators, each cell coloured by comparison and printed with its value.
+
+    Columns are headed by their number and the key beneath the grid gives each number's
+    indicator in full (wrapped in whole words, ``wrap_words``): long names at an angle
+    either collide or get cut with "…", and a number reads at any width."""
     domain = legend_domain([c.outcome for c in cells])
+    number = {name: str(n) for n, name in enumerate(indicators, start=1)}
     values = [
         {
             "area": c.area,
-            "indicator": c.indicator,
+            "column": number.get(c.indicator, c.indicator),
             "outcome": c.outcome,
             "value": c.value_text,
             "ink": ink(c.outcome),
         }
         for c in cells
     ]
-    step = 54
-    return {
-        "width": {"step": step},
+    key: list[dict[str, Any]] = []
+    for name, n in number.items():
+        entry = name if name.startswith(f"{n}. ") else f"{n}. {name}"
+        for line in wrap_words(entry, KEY_LINE):
+            key.append({"row": len(key), "text": line})
+    grid: Spec = {
+        "width": {"step": 54},
         "height": {"step": 20},
         "data": {"values": values},
         "encoding": {
             "x": {
-                "field": "indicator",
+                "field": "column",
                 "type": "nominal",
-                "sort": list(indicators),
-                "title": None,
-                "axis": {"orient": "top", "labelAngle": -45, "labelLimit": 200},
+                "sort": list(number.values()),
+                "title": "Indicator (numbered as in the key below)",
+                "axis": {"orient": "top", "labelAngle": 0, "labelFontWeight": "bold"},
             },
             "y": {
                 "field": "area",
                 "type": "nominal",
                 "sort": list(areas),
                 "title": None,
-                "axis": {"labelLimit": 200},
+                "axis": {"labelLimit": 0},
             },
         },
         "layer": [
@@ -169,3 +184,14 @@ def heat_map(cells: Sequence[HeatCell], *, areas: Sequence[str], indicators: Seq
             },
         ],
     }
+    legend_key: Spec = {
+        "width": 520,
+        "height": {"step": 15},
+        "data": {"values": key},
+        "mark": {"type": "text", "align": "left", "x": 0, "fontSize": 11, "limit": 0},
+        "encoding": {
+            "y": {"field": "row", "type": "ordinal", "axis": None},
+            "text": {"field": "text"},
+        },
+    }
+    return {"padding": PADDING, "vconcat": [grid, legend_key], "spacing": 12}

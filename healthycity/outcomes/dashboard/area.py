@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -110,8 +110,10 @@ def area_profile(
     Same rules — each indicator's headline series, the area's latest period, the
     benchmark at that period, the spread and judgements across areas of the same type —
     but the area's rows, then every peer's and the benchmark's rows at those periods,
-    are read in bulk, so an area page costs milliseconds however many indicators exist.
-    (A test holds it equal to the queries module's version.)
+    are read in bulk, so an area page costs milliseconds however many indicators exist;
+    and each indicator's peers at a period (`_PeerBlock`) are judged once per data
+    version for all the areas of a type, not once per area page (the static export
+    renders all of them). (A test holds it equal to the queries module's version.)
     """
     geo = cached_geography(session, cache, version)
     area = geo.areas.get(area_code)
@@ -139,35 +141,18 @@ def area_profile(
             latest[obs.indicator_id] = obs
     if not latest:
         return []
-    peer_codes = {a.code for a in geo.areas.values() if a.area_type == area.area_type}
-    pairs = [(i, o.time_period_sortable) for i, o in latest.items()]
-    others = q.observations_at(session, pairs, [*peer_codes, benchmark])
-    by_indicator: dict[str, list[m.Observation]] = defaultdict(list)
-    for obs in others:
-        head = heads[obs.indicator_id]
-        here = latest[obs.indicator_id]
-        if (obs.sex, obs.age, obs.category_type, obs.category) == (
-            head.sex,
-            head.age,
-            head.category_type,
-            head.category,
-        ) and obs.period == here.period:
-            by_indicator[obs.indicator_id].append(obs)
-    rows = q.indicator_rows(session, latest)
+    rows = [
+        r for r in q.indicator_rows(session, latest) if not q.is_population(q.indicator_info(r))
+    ]
+    blocks = _peer_blocks(
+        session, cache, version, area.area_type, benchmark, comparison, heads, latest, rows
+    )
     found_rows: list[tuple[tuple[bool, int, str], q.SpineRow]] = []
     for row in rows:
         info = q.indicator_info(row)
-        if q.is_population(info):
-            continue
         point = q.point_of(latest[row.id], area)
-        at_period = by_indicator.get(row.id, [])
-        ref_obs = next((o for o in at_period if o.area_code == benchmark), None)
-        reference = q.point_of(ref_obs, geo.areas.get(benchmark)) if ref_obs else None
-        peers = [
-            q.point_of(o, geo.areas.get(o.area_code))
-            for o in at_period
-            if o.area_code in peer_codes and o.value is not None
-        ]
+        block = blocks[row.id]
+        reference = block.reference
         judged = (
             None
             if reference is None or reference.area_code == area_code
@@ -180,14 +165,83 @@ def area_profile(
             area=point,
             benchmark=reference,
             comparison=judged,
-            peers=q.spread(
-                [p.value for p in peers if p.value is not None],
-                q.compare_points(info, peers, reference, comparison),
-            ),
+            peers=block.spread,
             peer_type=area.area_type,
         )
         found_rows.append(((row.sort_order is None, row.sort_order or 0, row.name), spine))
     return [spine for _, spine in sorted(found_rows, key=lambda pair: pair[0])]
+
+
+@dataclass(frozen=True)
+class _PeerBlock:
+    """One indicator at one period across every area of a type: the benchmark's point and
+    the spread of the peers' values and judgements. The same for each of those areas'
+    pages, so it is built once per data version and shared by all of them."""
+
+    reference: q.Point | None
+    spread: q.Spread
+
+
+def _peer_blocks(
+    session: Session,
+    cache: PageCache,
+    version: str,
+    area_type: str,
+    benchmark: str,
+    comparison: str | None,
+    heads: dict[str, q.Breakdown],
+    latest: dict[str, m.Observation],
+    rows: Sequence[m.Indicator],
+) -> dict[str, _PeerBlock]:
+    """`_PeerBlock` of each indicator in ``rows`` at the period of ``latest``: from the
+    page cache where an earlier page built it, the rest read in one query."""
+    geo = cached_geography(session, cache, version)
+
+    def key(indicator_id: str) -> tuple[object, ...]:
+        here = latest[indicator_id]
+        when = (here.time_period_sortable, here.period)
+        return (version, "area-peers", indicator_id, *when, area_type, benchmark, comparison)
+
+    blocks: dict[str, _PeerBlock] = {}
+    for row in rows:
+        found = cache.peek(key(row.id))
+        if isinstance(found, _PeerBlock):
+            blocks[row.id] = found
+    missing = [row for row in rows if row.id not in blocks]
+    if not missing:
+        return blocks
+    peer_codes = {a.code for a in geo.areas.values() if a.area_type == area_type}
+    pairs = [(row.id, latest[row.id].time_period_sortable) for row in missing]
+    by_indicator: dict[str, list[m.Observation]] = defaultdict(list)
+    for obs in q.observations_at(session, pairs, [*peer_codes, benchmark]):
+        head = heads[obs.indicator_id]
+        if (obs.sex, obs.age, obs.category_type, obs.category) == (
+            head.sex,
+            head.age,
+            head.category_type,
+            head.category,
+        ) and obs.period == latest[obs.indicator_id].period:
+            by_indicator[obs.indicator_id].append(obs)
+    for row in missing:
+        info = q.indicator_info(row)
+        at_period = by_indicator.get(row.id, [])
+        ref_obs = next((o for o in at_period if o.area_code == benchmark), None)
+        reference = q.point_of(ref_obs, geo.areas.get(benchmark)) if ref_obs else None
+        peers = [
+            q.point_of(o, geo.areas.get(o.area_code))
+            for o in at_period
+            if o.area_code in peer_codes and o.value is not None
+        ]
+        block = _PeerBlock(
+            reference,
+            q.spread(
+                [p.value for p in peers if p.value is not None],
+                q.compare_points(info, peers, reference, comparison),
+            ),
+        )
+        cache.put(key(row.id), block)
+        blocks[row.id] = block
+    return blocks
 
 
 @cached_page("area")
@@ -262,7 +316,7 @@ def area_page(
             quarts = sorted([place(peers.q1), place(peers.q3)])
             items.append(
                 cs.SpineItem(
-                    wrapped(info.name),
+                    info.name,
                     ends[0],
                     quarts[0],
                     quarts[1],
@@ -270,6 +324,8 @@ def area_page(
                     place(value),
                     chart_outcome(outcome),
                     fmt(value, d),
+                    benchmark_text=fmt(bench, d),
+                    range_text=f"{fmt(peers.minimum, d)} to {fmt(peers.maximum, d)}",
                 )
             )
     judged = [x for x in lines if x.gap is not None and base_outcome(x.outcome) == "worse"]
@@ -297,12 +353,11 @@ def area_page(
             Chart(
                 "spine",
                 "Spine chart",
-                readable_spine(
-                    cs.spine_chart(
-                        items,
-                        benchmark_name=benchmark_name,
-                        legend=cs.legend_title(method_text, [i.outcome for i in items]),
-                    )
+                cs.spine_chart(
+                    items,
+                    benchmark_name=benchmark_name,
+                    area_name=ref.name,
+                    legend=cs.legend_title(method_text, [i.outcome for i in items]),
                 ),
                 description,
                 Table(
@@ -453,37 +508,3 @@ def _pyramid(session: Session, area: AreaRef) -> Chart | None:
         )
         return Chart("pyramid", "Population by age and sex", spec, description, table)
     return None
-
-
-LABEL_LINE = 44
-
-
-def wrapped(name: str, width: int = LABEL_LINE) -> str:
-    """A label in whole words on lines of at most ``width`` characters (joined by
-    newlines, drawn one under the other): the full name, never cut off."""
-    import textwrap
-
-    return "\n".join(textwrap.wrap(name, width)) or name
-
-
-def readable_spine(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spine chart with every label whole (wrapped, not cut with "…"), rows tall
-    enough for two or three lines, and the legend's sentence wrapped to the chart."""
-    lines = max((str(v["label"]).count("\n") + 1 for v in spec["data"]["values"]), default=1)
-    spec["height"] = {"step": 14 * lines + 8}
-    for layer in spec["layer"]:
-        encoding = layer.get("encoding", {})
-        y = encoding.get("y")
-        if isinstance(y, dict) and y.get("field") == "label":
-            y["axis"] = {
-                "labelLimit": 0,
-                "labelFontSize": 11,
-                "labelExpr": "split(datum.label, '\\n')",
-                "labelLineHeight": 13,
-            }
-        colour = encoding.get("color")
-        if isinstance(colour, dict) and isinstance(colour.get("legend"), dict):
-            title = str(colour["legend"].get("title") or "")
-            colour["legend"]["title"] = wrapped(title, 70).split("\n")
-            colour["legend"]["titleLimit"] = 0
-    return spec

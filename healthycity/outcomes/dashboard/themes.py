@@ -35,7 +35,6 @@ from healthycity.outcomes.dashboard.words import (
     data_kind,
     fmt,
     outcome_of,
-    short,
 )
 
 
@@ -210,7 +209,7 @@ def heat_map(
         if latest is None or not latest.rows:
             continue
         name = short_names.get(summary.indicator.id) or summary.indicator.name
-        label = f"{len(columns) + 1}. {short(name)}"
+        label = f"{len(columns) + 1}. {name}"  # whole: the chart wraps it
         columns.append(label)
         by_code = {r.point.area_code: r for r in latest.rows}
         for borough in geo.boroughs:
