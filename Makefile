@@ -62,7 +62,7 @@ types:
 	$(VENV)/bin/mypy healthycity
 
 pytest:
-	$(VENV)/bin/pytest -q -n 2 -p no:cacheprovider
+	$(VENV)/bin/pytest -q -n 2 --dist loadscope -p no:cacheprovider
 
 ## make bench: every benchmark, printing its figures and ratios (not part of make test)
 bench: install-dev

@@ -15,8 +15,9 @@ In one run, on the London demo data (plus one synthetic Fingertips indicator wit
 4. Cold cache: the data change (the synthetic indicator loaded again with new values,
    which moves the data version), then 20 indicator pages are requested one by one:
    p50 and p95 of a page build.
-5. ``healthycity site build`` of the whole site three times: after the server warmed
-   the cache, again from the cache that export filled, and from an empty cache;
+5. ``healthycity site build`` of the whole site four times: after the server warmed
+   the cache, again from the cache that export filled, from an empty cache, and from
+   an empty cache without the review PDFs (``--no-documents``);
    wall seconds, CPU seconds of the export's process tree, and the ratio to the 36 s
    measured before issue 11.
 
@@ -289,11 +290,11 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def export(env: dict[str, str], target: Path) -> tuple[float, float, int]:
+def export(env: dict[str, str], target: Path, *extra: str) -> tuple[float, float, int]:
     """``site build`` in its own process: wall seconds, CPU seconds of its process tree
     (sampled while it runs, so a worker's last tenth of a second may be missed), pages."""
     process = subprocess.Popen(
-        [str(BIN), "site", "build", str(target)],
+        [str(BIN), "site", "build", str(target), *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -505,11 +506,15 @@ def export_phases(work: Path, env: dict[str, str], rows: list[Row], loads: list[
         ("after the server warmed the cache", env["HEALTHYCITY_CACHE_DIR"]),
         ("again, from the cache the export filled", env["HEALTHYCITY_CACHE_DIR"]),
         ("empty cache", str(work / "empty-cache")),
+        # The annual reviews' PDFs take seconds each to typeset: the same cold export
+        # without them shows what the pages, twins and charts cost on their own.
+        ("empty cache, --no-documents", str(work / "empty-cache-2")),
     ]
     for number, (label, cache) in enumerate(cases):
         with phase(rows, f"static export, {label}", "< 10 s"):
             target = work / f"site-{number}"
-            seconds, cpu, pages = export({**env, "HEALTHYCITY_CACHE_DIR": cache}, target)
+            extra = ("--no-documents",) if "--no-documents" in label else ()
+            seconds, cpu, pages = export({**env, "HEALTHYCITY_CACHE_DIR": cache}, target, *extra)
             loads.append(os.getloadavg()[0])
             rows.append(
                 (

@@ -46,7 +46,6 @@ def cli_markdown() -> str:
 def _settings_classes() -> list[tuple[str, Any, str]]:
     """(section, settings class, environment prefix) for every settings model."""
     from healthycity.core.auth import AuthSettings
-
     from healthycity.engagement.mail import MailSettings
 
     classes: list[tuple[str, Any, str]] = [

@@ -74,6 +74,9 @@ CONSULTATION = "consultation"
 POLL = "poll"
 DISPOSAL = "disposal"
 ESTATE_SITE = "estate_site"
+MEETING = "forum_meeting"
+DECISION = "forum_decision"
+GRANT = "fund_grant"
 RECORD_TYPES: tuple[str, ...] = (
     ACCOUNT,
     PROGRAMME,
@@ -93,6 +96,9 @@ RECORD_TYPES: tuple[str, ...] = (
     POLL,
     DISPOSAL,
     ESTATE_SITE,
+    MEETING,
+    DECISION,
+    GRANT,
 )
 # Records owned through a programme: the ownership rule applies to these.
 PROGRAMME_RECORDS = frozenset(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.orm import Session
 
+from healthycity.core import registry
 from healthycity.core.web.twins import Page, Table, twin_routes
 from healthycity.core.web.workspace import install, read_session
 from healthycity.geography import service
@@ -49,6 +50,8 @@ def governance(request: Request) -> Page:
         subs = service.partnerships_by_sub_region(session)
         organisations = service.organisations(session)
         objectives = service.shared_objectives(session)
+        # Meetings and published decisions, from whichever module keeps them (the hook).
+        forum_links = {f.slug: registry.related(session, "forum", f.slug) for f in forums}
     forum_table = Table(
         ["forum", "name", "kind", "chair", "members", "remit"],
         [[f.slug, f.name, f.kind, f.chair, "; ".join(f.members), f.remit] for f in forums],
@@ -71,7 +74,10 @@ def governance(request: Request) -> Page:
         "objectives": objective_table,
     }
     data = {
-        "forums": forum_table.records(),
+        "forums": [
+            r | {"meetings_and_decisions": [vars(x) for x in forum_links[r["forum"]]]}
+            for r in forum_table.records()
+        ],
         "partnerships": partnerships.records(),
         "parties": [o for o in orgs.records() if o["party_to_agreement"]],
         "shared_objectives": objective_table.records(),
@@ -82,6 +88,7 @@ def governance(request: Request) -> Page:
         "How the partnership is governed",
         context={
             "forums": forums,
+            "forum_links": forum_links,
             "sub_regions": subs,
             "parties": [o for o in organisations if o.party_to_agreement],
             "organisations": organisations,

@@ -158,13 +158,13 @@ def home_csv(request: Request) -> Response:
 # --------------------------------------------------------------------------- themes
 
 
-def _theme_page(data: d.ThemeData, path: str) -> Page:
+def _theme_page(data: d.ThemeData, path: str, related: Any = ()) -> Page:
     kind = "Aspiration" if data.kind == "aspiration" else "Commitment"
     title = f"{kind} {data.number}: {data.title}" if data.kind == "aspiration" else data.title
     return Page(
         template="outcomes/theme.html",
         title=title,
-        context={"page": data, "heading": title, "path": path},
+        context={"page": data, "heading": title, "path": path, "related": list(related)},
         data={
             "kind": data.kind,
             "slug": data.slug,
@@ -198,7 +198,9 @@ def aspiration(request: Request, slug: str) -> Page:
 def commitment(request: Request, slug: str) -> Page:
     with _session(request) as session, _answering():
         data = d.commitment(session, page_cache(request.app), slug)
-    return _theme_page(data, f"/commitments/{slug}")
+        # Other modules' links (consultations…) come through the registry's hook.
+        related = registry.related(session, "commitment", slug)
+    return _theme_page(data, f"/commitments/{slug}", related)
 
 
 @router.get("/aspirations/{slug}/chart-{chart}.csv", include_in_schema=False)

@@ -14,6 +14,7 @@ MODULE = Module(
         "healthycity.portfolio.api",
         "healthycity.portfolio.public",
         "healthycity.portfolio.trends",
+        "healthycity.portfolio.governance_pages",
     ),
     cli="healthycity.portfolio.cli",
     templates=True,
@@ -21,6 +22,7 @@ MODULE = Module(
     pack_counts="healthycity.portfolio.pack_loading:pack_counts",
     pack_totals="healthycity.portfolio.pack_loading:pack_totals",
     site_paths="healthycity.portfolio.public:site_paths",
+    related="healthycity.portfolio.governance:related",
     nav=(
         NavLink("Programmes", "/programmes"),
         NavLink("Devolution", "/devolution"),

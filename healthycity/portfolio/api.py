@@ -18,7 +18,7 @@ from healthycity.core import auth
 from healthycity.core.audit import snapshot
 from healthycity.core.auth import Principal
 from healthycity.core.web.records import FormField, RecordKind, api_router
-from healthycity.portfolio import schemas, service, spending
+from healthycity.portfolio import governance_kinds, schemas, service, spending
 from healthycity.portfolio.models import (
     DCA_RATINGS,
     FUND_CATEGORIES,
@@ -567,6 +567,7 @@ KINDS: tuple[RecordKind, ...] = (
     PLEDGE,
     PILOT,
     FUND,
+    *governance_kinds.KINDS,
 )
 
 

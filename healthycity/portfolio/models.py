@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     ForeignKey,
     Integer,
@@ -72,6 +73,23 @@ FUND_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("purpose-defined", "Purpose already defined"),
     ("unallocated", "Unallocated"),
 )
+# Where a grant from the fund stands; a withdrawn grant no longer counts against the fund.
+GRANT_STATUS_LABELS: dict[str, str] = {
+    "proposed": "Proposed",
+    "approved": "Approved",
+    "paid": "Paid",
+    "withdrawn": "Withdrawn",
+}
+GRANT_STATUSES: tuple[str, ...] = tuple(GRANT_STATUS_LABELS)
+GRANT_COUNTED: frozenset[str] = frozenset({"proposed", "approved", "paid"})
+# Where a forum's meeting stands.
+MEETING_STATUS_LABELS: dict[str, str] = {
+    "scheduled": "Scheduled",
+    "held": "Held",
+    "postponed": "Postponed",
+    "cancelled": "Cancelled",
+}
+MEETING_STATUSES: tuple[str, ...] = tuple(MEETING_STATUS_LABELS)
 
 
 class Programme(Audited, Base):
@@ -444,8 +462,74 @@ class FundGrant(Audited, Base):
     )
     category: Mapped[str] = mapped_column(String(40))
     recipient_kind: Mapped[str] = mapped_column(String(20))  # pilot | programme
+    # The pilot's or programme's slug the money is for.
     recipient: Mapped[str] = mapped_column(String(100))
     amount: Mapped[Decimal] = mapped_column(Money)
+    # Who receives the money (an organisation), when it was awarded, what for.
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    awarded_on: Mapped[date | None] = mapped_column(Date)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
+    # The portfolio office's own note: never shown on a public page or twin.
+    note: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def counts(self) -> bool:
+        """Whether the grant counts against the fund (a withdrawn one does not)."""
+        return self.status in GRANT_COUNTED
 
     def audit_parent(self) -> tuple[str, str] | None:
         return ("fund", self.fund_period)
+
+
+# ------------------------------------------------------------------ governance forums
+
+
+class ForumMeeting(Audited, Base):
+    """A meeting of one of the partnership's forums (an organisation of kind "forum").
+
+    Meetings of the boards are public by nature (their date, status and papers); only
+    ``note`` is the portfolio office's own and never leaves the workspace.
+    """
+
+    __tablename__ = "forum_meeting"
+    __audit_type__ = "forum_meeting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    forum_slug: Mapped[str] = mapped_column(String(100), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    title: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    # Links to the agenda, papers and minutes, one URL per entry.
+    papers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    def audit_parent(self) -> tuple[str, str] | None:
+        return ("forum", self.forum_slug)
+
+
+class ForumDecision(Audited, Base):
+    """What a forum decided, by whom, about which programmes and pledges.
+
+    Only a decision marked ``published`` reaches the public pages; ``note`` never does.
+    """
+
+    __tablename__ = "forum_decision"
+    __audit_type__ = "forum_decision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    forum_slug: Mapped[str] = mapped_column(String(100), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("forum_meeting.id", ondelete="SET NULL"), index=True
+    )
+    decided_on: Mapped[date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(300))
+    decision: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(300))
+    programmes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    pledges: Mapped[list[int]] = mapped_column(JSON, default=list)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    def audit_parent(self) -> tuple[str, str] | None:
+        return ("forum", self.forum_slug)

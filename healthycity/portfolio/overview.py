@@ -246,7 +246,8 @@ def fund_lines(fund: TransformationFund) -> list[dict[str, Any]]:
     lines = []
     for allocation in fund.allocations:
         grants = [g for g in fund.grants if g.category == allocation.category]
-        granted = sum((g.amount for g in grants), ZERO)
+        # A withdrawn grant stays on record but no longer counts against the fund.
+        granted = sum((g.amount for g in grants if g.counts), ZERO)
         lines.append(
             {
                 "category": allocation.category,

@@ -24,9 +24,11 @@ from healthycity.core.auth import Principal
 from healthycity.core.web.twins import Page, Table, money, twin_routes
 from healthycity.core.web.workspace import install, read_session, viewer, ws_page
 from healthycity.geography.service import area_names
+from healthycity.portfolio import funds as funds_service
 from healthycity.portfolio import service
 from healthycity.portfolio.indicators import programme_indicators
 from healthycity.portfolio.models import (
+    GRANT_STATUS_LABELS,
     MILESTONE_STATUS_LABELS,
     PLEDGE_STATUS_LABELS,
     STAKEHOLDER_ROLE_LABELS,
@@ -419,6 +421,7 @@ def devolution(request: Request) -> Page:
                 "reconciles": service.fund_reconciles(f),
                 "split": any(a.amount is not None for a in f.allocations),
                 "url_key": f.period.replace("/", "-"),
+                "total": funds_service.fund_total(f),
             }
             for f in funds
         ]
@@ -451,6 +454,7 @@ def devolution(request: Request) -> Page:
                 "pilots": pilots,
                 "funds": fund_rows,
                 "status_labels": PLEDGE_STATUS_LABELS,
+                "grant_labels": GRANT_STATUS_LABELS,
                 "download_tables": DEVOLUTION_TABLES,
                 "illustrative": False,
                 "allowed": {
@@ -463,6 +467,8 @@ def devolution(request: Request) -> Page:
                         ("create_pilot", auth.CREATE, auth.PILOT),
                         ("edit_fund", auth.EDIT, auth.FUND),
                         ("create_fund", auth.CREATE, auth.FUND),
+                        ("edit_grant", auth.EDIT, auth.GRANT),
+                        ("create_grant", auth.CREATE, auth.GRANT),
                     )
                 },
             },

@@ -17,8 +17,14 @@ from sqlalchemy.orm import Session
 from healthycity.core import registry
 from healthycity.core.web.twins import Page, Table, money, twin_routes
 from healthycity.core.web.workspace import install, read_session
-from healthycity.portfolio import overview, service
-from healthycity.portfolio.models import MILESTONE_STATUS_LABELS, PLEDGE_STATUS_LABELS
+from healthycity.portfolio import funds, governance, overview, service
+from healthycity.portfolio.governance_pages import decision_table
+from healthycity.portfolio.models import (
+    GRANT_STATUS_LABELS,
+    MILESTONE_STATUS_LABELS,
+    PLEDGE_STATUS_LABELS,
+    TransformationFund,
+)
 from healthycity.portfolio.pages import pledge_table
 
 router = APIRouter(include_in_schema=False)
@@ -28,6 +34,7 @@ DEVOLUTION_TABLES = (
     ("areas", "the pledges counted by area"),
     ("pilots", "the pilots and their milestones"),
     ("funds", "the transformation fund by year and category"),
+    ("grants", "the grants from the fund"),
 )
 
 
@@ -161,6 +168,8 @@ def programme(request: Request, slug: str) -> Page:
         confidence = Table(
             ["assessed_on", "rating"], [[_day(c.assessed_on), c.rating] for c in row.confidence]
         )
+        decided = governance.published_for_programme(session, p.slug)
+        decisions = decision_table(decided, governance.forum_names(session))
         data = {
             **dict(zip(PROGRAMME_COLUMNS, _programme_row(row), strict=True)),
             "title": p.title,
@@ -171,8 +180,10 @@ def programme(request: Request, slug: str) -> Page:
             "years": year_table.records(),
             "milestones": milestones.records(),
             "confidence": confidence.records(),
+            "decisions": decisions.records(),
         }
         context = {
+            "decisions": decided,
             "row": row,
             "programme": p,
             "years": years,
@@ -184,6 +195,7 @@ def programme(request: Request, slug: str) -> Page:
             "download_tables": (
                 ("milestones", "the milestones"),
                 ("confidence", "the delivery confidence ratings"),
+                ("decisions", "the forums' published decisions"),
             ),
         }
     return Page(
@@ -192,7 +204,7 @@ def programme(request: Request, slug: str) -> Page:
         context=context,
         data=data,
         table=year_table,
-        tables={"milestones": milestones, "confidence": confidence},
+        tables={"milestones": milestones, "confidence": confidence, "decisions": decisions},
         filename=f"programme-{slug}",
     )
 
@@ -230,6 +242,40 @@ def _devolution_tables(reg: overview.Register) -> dict[str, Table]:
     return {"areas": areas, "pilots": pilots, "funds": funds}
 
 
+def grants_table(rows: list[TransformationFund]) -> Table:
+    """Every grant from the funds as the public sees it (the office's note left out)."""
+    return Table(
+        [
+            "grant",
+            "period",
+            "category",
+            "recipient",
+            "for_kind",
+            "for",
+            "amount",
+            "awarded_on",
+            "purpose",
+            "status",
+        ],
+        [
+            [
+                g.id,
+                f.period,
+                g.category,
+                g.recipient_name,
+                g.recipient_kind,
+                g.recipient,
+                money(g.amount),
+                _day(g.awarded_on),
+                g.purpose,
+                g.status,
+            ]
+            for f in rows
+            for g in f.grants
+        ],
+    )
+
+
 @twin_routes(router, "/devolution")
 def devolution(request: Request) -> Page:
     with read_session(request) as session:
@@ -237,17 +283,10 @@ def devolution(request: Request) -> Page:
         pledges = pledge_table([a.area for a in reg.areas])
         tables = _devolution_tables(reg)
         fund_lines = {f.period: overview.fund_lines(f) for f in reg.funds}
-        grants = [
-            {
-                "period": f.period,
-                "category": g.category,
-                "recipient_kind": g.recipient_kind,
-                "recipient": g.recipient,
-                "amount": money(g.amount),
-            }
-            for f in reg.funds
-            for g in f.grants
-        ]
+        grant_table = grants_table(reg.funds)
+        tables["grants"] = grant_table
+        grants = grant_table.records()
+        fund_totals = {f.period: funds.fund_total(f) for f in reg.funds}
         data = {
             "agreement": reg.agreement.name if reg.agreement else None,
             "signed": _day(reg.agreement.signed) if reg.agreement else None,
@@ -271,6 +310,8 @@ def devolution(request: Request) -> Page:
                 {
                     "period": f.period,
                     "total": money(f.total),
+                    "granted": money(fund_totals[f.period].granted),
+                    "remaining": money(fund_totals[f.period].remaining),
                     "reconciles": service.fund_reconciles(f),
                     "categories": [
                         {
@@ -288,6 +329,8 @@ def devolution(request: Request) -> Page:
         context = {
             "reg": reg,
             "fund_lines": fund_lines,
+            "fund_totals": fund_totals,
+            "grant_labels": GRANT_STATUS_LABELS,
             "status_labels": PLEDGE_STATUS_LABELS,
             "download_tables": DEVOLUTION_TABLES,
             "illustrative": False,
@@ -305,7 +348,7 @@ def devolution(request: Request) -> Page:
 
 def site_paths(session: Session) -> list[str]:
     """The public portfolio URLs for the static site."""
-    return ["/programmes", "/devolution"] + [
+    return ["/programmes", "/devolution", "/governance/decisions"] + [
         f"/programmes/{p.slug}" for p in service.programmes(session)
     ]
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     StringConstraints,
@@ -239,3 +240,87 @@ class FundIn(Input):
         if unknown:
             raise ValueError(f"unknown categories: {', '.join(unknown)}")
         return value
+
+
+class GrantIn(Input):
+    """A grant from one category of a year's transformation fund to a pilot or a programme.
+
+    Money is validated by `core.inputs.Money`: pounds and pence, never negative; a zero
+    grant is refused too (it gives nothing). Whether the fund can afford it is the
+    database's question (`portfolio.funds`).
+    """
+
+    fund_period: FinancialYear
+    category: Literal["contracts-issued", "purpose-defined", "unallocated"]
+    recipient_kind: Literal["pilot", "programme"]
+    recipient: Slug
+    recipient_name: Name
+    amount: Money
+    awarded_on: date
+    purpose: Prose
+    status: Literal["proposed", "approved", "paid", "withdrawn"] = "approved"
+    note: OptionalProse = None
+
+    _fy = field_validator("fund_period")(_check_financial_year)
+
+    @field_validator("amount")
+    @classmethod
+    def _above_zero(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("enter an amount above £0")
+        return value
+
+
+def _paper_link(value: str) -> str:
+    """Papers are links people follow from a public page: http(s) only, never a script."""
+    if not value.lower().startswith(("https://", "http://")) or len(value) > 500:
+        raise ValueError(f"{value[:60]!r} is not a web address starting https://")
+    return value
+
+
+PaperLinks = Annotated[
+    list[Annotated[str, AfterValidator(_paper_link)]],
+    BeforeValidator(text_list),
+    Field(max_length=50),
+]
+
+
+class MeetingIn(Input):
+    """A meeting of one of the partnership's forums."""
+
+    forum_slug: Slug
+    held_on: date
+    title: OptionalTitle = None
+    status: Literal["scheduled", "held", "postponed", "cancelled"] = "scheduled"
+    papers: PaperLinks = []
+    note: OptionalProse = None
+
+
+def _pledge_numbers(value: object) -> object:
+    items = text_list(value)
+    if isinstance(items, list):
+        out = []
+        for item in items:
+            if isinstance(item, str) and not item.strip().isdigit():
+                raise ValueError(f"{item!r} is not a pledge number; give pledge ids, one a line")
+            out.append(int(item))
+        return out
+    return items
+
+
+class DecisionIn(Input):
+    """What a forum decided, by whom, linked to programmes and pledges; public once
+    ``published``."""
+
+    forum_slug: Slug
+    meeting_id: Annotated[int | None, BeforeValidator(blank_to_none)] = None
+    decided_on: date
+    title: Title
+    decision: Prose
+    decided_by: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)
+    ]
+    programmes: Annotated[list[Slug], BeforeValidator(text_list), Field(max_length=50)] = []
+    pledges: Annotated[list[int], BeforeValidator(_pledge_numbers), Field(max_length=100)] = []
+    published: Annotated[bool, BeforeValidator(_yes)] = False
+    note: OptionalProse = None

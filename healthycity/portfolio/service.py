@@ -33,6 +33,7 @@ from healthycity.core.errors import Invalid, NotFound
 from healthycity.core.money import pounds
 from healthycity.core.sync import count_rows
 from healthycity.portfolio import schemas
+from healthycity.portfolio.funds import check_fund_covers_grants
 from healthycity.portfolio.models import (
     FUND_CATEGORIES,
     PORTFOLIO_LINE_KIND,
@@ -571,6 +572,8 @@ def update_fund(session: Session, fund: TransformationFund, data: schemas.FundIn
     if data.period != fund.period:
         raise Invalid({"period": "a fund's year cannot be changed"})
     _apply_fund(fund, data)
+    # The new total and split must still hold every grant already made from them.
+    check_fund_covers_grants(fund)
     session.flush()
 
 

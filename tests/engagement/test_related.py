@@ -1,5 +1,6 @@
-""" "You said, we did" on other modules' pages: an indicator's, a programme's and a
-published service-change assessment's public pages list the consultations about them,
+"""Other modules' pages show "you said, we did": an indicator's, a commitment's, a
+programme's and a published service-change assessment's public pages list the
+consultations about them,
 through the registry's ``related`` hook, so none of those modules imports engagement."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tests.engagement.helpers import bearer, consultation_body, create_and_publi
 from tests.workspace.helpers import london_pack, unit
 
 PACKAGE = Path(__file__).resolve().parents[2] / "healthycity"
-INDICATOR, PROGRAMME = "90631", "prevention"
+INDICATOR, PROGRAMME, COMMITMENT = "90631", "prevention", "cut-child-obesity"
 
 
 def _published_proposal(engine: Engine) -> int:
@@ -46,7 +47,12 @@ def test_pages_of_other_modules_show_the_consultations_that_shaped_them(
 
     load_pack(engine, london_pack())
     proposal_id = _published_proposal(engine)
-    links = [f"indicator:{INDICATOR}", f"programme:{PROGRAMME}", f"service-change:{proposal_id}"]
+    links = [
+        f"indicator:{INDICATOR}",
+        f"programme:{PROGRAMME}",
+        f"service-change:{proposal_id}",
+        f"commitment:{COMMITMENT}",
+    ]
     with (
         served(engine) as (server, tokens, _),
         httpx.Client(base_url=server.url, timeout=30) as client,
@@ -74,6 +80,7 @@ def test_pages_of_other_modules_show_the_consultations_that_shaped_them(
             f"/indicators/{INDICATOR}",
             f"/programmes/{PROGRAMME}",
             f"/service-changes/{proposal_id}",
+            f"/commitments/{COMMITMENT}",
         )
         for path in pages:
             page = client.get(path)
