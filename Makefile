@@ -62,7 +62,7 @@ types:
 	$(VENV)/bin/mypy healthycity
 
 pytest:
-	$(VENV)/bin/pytest -q -n 2 --dist loadscope -p no:cacheprovider
+	$(VENV)/bin/pytest -q -n 2 --dist loadscope -p no:cacheprovider --durations=15
 
 ## make bench: every benchmark, printing its figures and ratios (not part of make test)
 bench: install-dev

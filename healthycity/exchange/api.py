@@ -103,8 +103,18 @@ def verifier_from_settings(settings: ExchangeSettings) -> TokenVerifier | None:
     )
 
 
+def _search_params(resource_type: str) -> list[dict[str, Any]]:
+    """What `search.declared` applies for the type, so a client reads the truth."""
+    from healthycity.exchange.search import declared
+
+    return [
+        {"name": p.name, "type": p.type}
+        | ({"documentation": p.documentation} if p.documentation else {})
+        for p in declared(resource_type).values()
+    ]
+
+
 def capability_statement(base_url: str) -> dict[str, Any]:
-    search = [{"name": "patient", "type": "reference"}]
     resources: list[dict[str, Any]] = [
         {
             "type": "Patient",
@@ -132,7 +142,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             {
                 "type": t,
                 "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}],
-                "searchParam": search,
+                "searchParam": _search_params(t),
             }
             for t in SEARCHABLE_TYPES
         ),

@@ -76,7 +76,17 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:
-    """Run axe-core's WCAG 2.0/2.1/2.2 A and AA rules on the page; return its violations."""
+    """Run axe-core's WCAG 2.0/2.1/2.2 A and AA rules on the page; return its violations.
+
+    It first waits for the page to settle: loaded, fonts ready, and two frames drawn
+    after the design system's header script has moved the links that do not fit into
+    its "More" menu. Checked mid-way, those links were once measured for contrast
+    against the wrong background (a flaky colour-contrast failure in CI)."""
+    page.wait_for_load_state("load")
+    page.evaluate(
+        "() => document.fonts.ready.then(() => new Promise("
+        "r => requestAnimationFrame(() => requestAnimationFrame(r))))"
+    )
     page.add_script_tag(path=str(AXE_JS))
     result = page.evaluate(
         "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",

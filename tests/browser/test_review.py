@@ -12,7 +12,7 @@ import pytest
 
 from healthycity.web.app import create_app
 from tests.browser.conftest import assert_accessible
-from tests.browser.test_layout import OVERFLOW
+from tests.browser.test_dashboard_widths import OVERFLOW
 from tests.conftest import LiveServer, settings_for
 from tests.web import test_dashboard_data as shared_data
 

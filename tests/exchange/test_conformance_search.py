@@ -303,3 +303,21 @@ def test_no_search_reveals_a_withheld_record(world: Harness) -> None:
         listed = client.get(f"/Patient/{bob}/$everything", params={"_count": "500"}).json()
         assert everything["total"] == len(matches(listed))
         assert not {"b-hiv", "b-hiv-visit", "b-viral-load"} & {r["id"] for r in matches(listed)}
+
+
+def test_the_capability_statement_declares_what_search_applies() -> None:
+    """A client reads the CapabilityStatement to know what it may ask: every parameter
+    the search applies for a type is declared there with its type, and nothing more."""
+    from healthycity.exchange.api import capability_statement
+    from healthycity.exchange.search import declared
+
+    resources = capability_statement("http://exchange.test/fhir")["rest"][0]["resource"]
+    seen = 0
+    for resource in resources:
+        if resource["type"] in ("Patient", "Consent", "Binary"):
+            continue
+        wanted = {(p.name, p.type) for p in declared(resource["type"]).values()}
+        assert {(p["name"], p["type"]) for p in resource["searchParam"]} == wanted
+        assert ("patient", "reference") in wanted and len(wanted) > 1
+        seen += 1
+    assert seen >= 8
