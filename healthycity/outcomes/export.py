@@ -121,11 +121,6 @@ def _region_of(code: str, areas: dict[str, Area]) -> Area | None:
     return None
 
 
-def _region_code(code: str, areas: dict[str, Area]) -> str | None:
-    region = _region_of(code, areas)
-    return region.code if region is not None else None
-
-
 def export_table(
     session: Session,
     indicator_id: str,
@@ -181,9 +176,10 @@ def export_table(
         for o in observations
     ]
     versus_england = [reference(o, ENGLAND) for o in observations]
+    regions = [_region_of(o.area_code, areas) for o in observations]
     versus_other = [
-        reference(o, benchmark if benchmark != ENGLAND else _region_code(o.area_code, areas))
-        for o in observations
+        reference(o, benchmark if benchmark != ENGLAND else (r.code if r else None))
+        for o, r in zip(observations, regions, strict=True)
     ]
     against_england = _judge_all(info, keyed, versus_england, comparison)
     against_other = _judge_all(info, keyed, versus_other, comparison)
@@ -191,7 +187,7 @@ def export_table(
     rows: list[list[str]] = []
     for index, obs in enumerate(observations):
         area = areas.get(obs.area_code)
-        region = _region_of(obs.area_code, areas)
+        region = regions[index]
         parent = (
             region
             if region is not None

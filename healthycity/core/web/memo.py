@@ -1,13 +1,14 @@
-"""Built values kept while the data stay the same: one small LRU per app, keyed by the
-database's data version (`core.web.data_version`) and the caller's key.
+"""Built values kept in memory: one thread-safe LRU (`Lru`), and the per-app memo keyed
+by the database's data version (`VersionMemo`, `memo_for`).
 
 Why: a page family whose data are expensive to assemble (the annual review reads every
 indicator's series) serves the same data to its HTML page, its JSON and CSV twins and its
 PDF. The response cache stores each finished response, but each of the four would still
-assemble the data once; this keeps the assembled value, so the first of them pays and the
-others reuse it. The version is read from the database at each lookup, so an entry is
+assemble the data once; the memo keeps the assembled value, so the first of them pays and
+the others reuse it. The version is read from the database at each lookup, so an entry is
 never used after any committed change, whichever process made it; there is nothing to
-invalidate. A build that raises stores nothing.
+invalidate. The outcomes pages' `PageCache` is the same `Lru`, keyed by the version those
+pages read themselves.
 """
 
 from __future__ import annotations
@@ -24,30 +25,55 @@ from healthycity.core.web.data_version import DataVersion
 T = TypeVar("T")
 
 
+class Lru:
+    """A small thread-safe LRU of built values. Building runs outside the lock: two
+    requests for the same cold key may both build it, which is cheaper than making every
+    other key wait. A build that raises stores nothing."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                found: T = self._entries[key]
+                return found
+        value = build()
+        self.put(key, value)
+        return value
+
+    def peek(self, key: Hashable) -> Any:
+        """The entry under ``key``, or None: for callers that build many entries in one
+        query (the area pages' peer blocks) and must know which are missing first."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        return None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 class VersionMemo:
-    """An LRU of values keyed by (data version, key)."""
+    """An `Lru` whose keys carry the data version read at each lookup."""
 
     def __init__(self, version: Callable[[], str], size: int = 64) -> None:
         self._version = version
-        self._size = size
-        self._entries: OrderedDict[tuple[str, Hashable], Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self.built = 0
+        self._lru = Lru(size)
 
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
-        full = (self._version(), key)
-        with self._lock:
-            if full in self._entries:
-                self._entries.move_to_end(full)
-                found: T = self._entries[full]
-                return found
-        value = build()  # outside the lock: other keys need not wait
-        with self._lock:
-            self.built += 1
-            self._entries[full] = value
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return value
+        return self._lru.get((self._version(), key), build)
 
 
 _CREATE = threading.Lock()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -141,15 +140,15 @@ def area_profile(
             latest[obs.indicator_id] = obs
     if not latest:
         return []
-    rows = [
-        r for r in q.indicator_rows(session, latest) if not q.is_population(q.indicator_info(r))
-    ]
+    every = q.indicator_rows(session, latest)
+    infos = {r.id: info for r in every if not q.is_population(info := q.indicator_info(r))}
+    rows = [r for r in every if r.id in infos]
     blocks = _peer_blocks(
-        session, cache, version, area.area_type, benchmark, comparison, heads, latest, rows
+        session, cache, version, area.area_type, benchmark, comparison, heads, latest, infos
     )
     found_rows: list[tuple[tuple[bool, int, str], q.SpineRow]] = []
     for row in rows:
-        info = q.indicator_info(row)
+        info = infos[row.id]
         point = q.point_of(latest[row.id], area)
         block = blocks[row.id]
         reference = block.reference
@@ -191,9 +190,9 @@ def _peer_blocks(
     comparison: str | None,
     heads: dict[str, q.Breakdown],
     latest: dict[str, m.Observation],
-    rows: Sequence[m.Indicator],
+    infos: dict[str, q.IndicatorInfo],
 ) -> dict[str, _PeerBlock]:
-    """`_PeerBlock` of each indicator in ``rows`` at the period of ``latest``: from the
+    """`_PeerBlock` of each indicator in ``infos`` at the period of ``latest``: from the
     page cache where an earlier page built it, the rest read in one query."""
     geo = cached_geography(session, cache, version)
 
@@ -203,15 +202,15 @@ def _peer_blocks(
         return (version, "area-peers", indicator_id, *when, area_type, benchmark, comparison)
 
     blocks: dict[str, _PeerBlock] = {}
-    for row in rows:
-        found = cache.peek(key(row.id))
+    for indicator_id in infos:
+        found = cache.peek(key(indicator_id))
         if isinstance(found, _PeerBlock):
-            blocks[row.id] = found
-    missing = [row for row in rows if row.id not in blocks]
+            blocks[indicator_id] = found
+    missing = [i for i in infos if i not in blocks]
     if not missing:
         return blocks
     peer_codes = {a.code for a in geo.areas.values() if a.area_type == area_type}
-    pairs = [(row.id, latest[row.id].time_period_sortable) for row in missing]
+    pairs = [(i, latest[i].time_period_sortable) for i in missing]
     by_indicator: dict[str, list[m.Observation]] = defaultdict(list)
     for obs in q.observations_at(session, pairs, [*peer_codes, benchmark]):
         head = heads[obs.indicator_id]
@@ -222,9 +221,8 @@ def _peer_blocks(
             head.category,
         ) and obs.period == latest[obs.indicator_id].period:
             by_indicator[obs.indicator_id].append(obs)
-    for row in missing:
-        info = q.indicator_info(row)
-        at_period = by_indicator.get(row.id, [])
+    for indicator_id in missing:
+        at_period = by_indicator.get(indicator_id, [])
         ref_obs = next((o for o in at_period if o.area_code == benchmark), None)
         reference = q.point_of(ref_obs, geo.areas.get(benchmark)) if ref_obs else None
         peers = [
@@ -236,11 +234,11 @@ def _peer_blocks(
             reference,
             q.spread(
                 [p.value for p in peers if p.value is not None],
-                q.compare_points(info, peers, reference, comparison),
+                q.compare_points(infos[indicator_id], peers, reference, comparison),
             ),
         )
-        cache.put(key(row.id), block)
-        blocks[row.id] = block
+        cache.put(key(indicator_id), block)
+        blocks[indicator_id] = block
     return blocks
 
 

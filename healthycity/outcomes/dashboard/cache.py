@@ -10,13 +10,12 @@ between loads (the chart SVG is cached the same way by ``healthycity.core.charts
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
+from healthycity.core.web.memo import Lru
 from healthycity.outcomes.queries import data_version
 
 P = ParamSpec("P")
@@ -25,50 +24,10 @@ T = TypeVar("T")
 __all__ = ["PageCache", "cached", "cached_page", "data_version"]
 
 
-class PageCache:
-    """A small LRU of built page data, keyed by data version and the page's parameters.
-
-    One per app (so two databases in one process never share entries). Building runs
-    outside the lock: two requests for the same cold page may both build it, which is
-    cheaper than making every other page wait. A build that raises stores nothing.
-    """
-
-    def __init__(self, size: int = 1024) -> None:
-        self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                found: T = self._entries[key]
-                return found
-        value = build()
-        with self._lock:
-            self._entries[key] = value
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return value
-
-    def peek(self, key: tuple[Any, ...]) -> Any:
-        """The entry under ``key``, or None: for callers that build many entries in one
-        query (the area pages' peer blocks) and must know which are missing first."""
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        return None
-
-    def put(self, key: tuple[Any, ...], value: Any) -> None:
-        with self._lock:
-            self._entries[key] = value
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+class PageCache(Lru):
+    """A small LRU of built page data, keyed by data version and the page's parameters
+    (`core.web.memo.Lru`). One per app, so two databases in one process never share
+    entries."""
 
 
 Build = Callable[Concatenate[Session, PageCache, str, P], T]
